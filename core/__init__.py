@@ -1,0 +1,1 @@
+"""The engine: spec → registry → graph → phases → steps. It knows no particular GAN."""

@@ -1,0 +1,255 @@
+"""Data sources and the in-memory batch source.
+
+Every source decodes its images once into a ``uint8`` tensor (N, C, H, W) plus int64
+labels. Resizing happens once, at load; scaling to the spec's pixel range happens once
+per process when the batch source is built. Training then draws batches by indexing —
+no PIL, no per-sample transform, no worker processes on the hot path.
+"""
+
+from __future__ import annotations
+
+import functools
+import gzip
+import hashlib
+import os
+import shutil
+from pathlib import Path
+
+import numpy as np
+import torch
+from gan.core.components import DataInfo, DataSource
+from gan.core.errors import DataError
+
+IDX_FILES = (
+    "train-images-idx3-ubyte",
+    "train-labels-idx1-ubyte",
+    "t10k-images-idx3-ubyte",
+    "t10k-labels-idx1-ubyte",
+)
+
+
+def cache_dir() -> Path:
+    """Where gan keeps derived files (``$GAN_CACHE``, default ``~/.cache/gan``)."""
+    return Path(os.environ.get("GAN_CACHE", Path.home() / ".cache" / "gan")).expanduser()
+
+
+def default_root() -> Path:
+    return cache_dir() / "data"
+
+
+def _resize(images: torch.Tensor, size: int | None) -> torch.Tensor:
+    if size is None or (images.shape[-1] == size and images.shape[-2] == size):
+        return images
+    from torchvision.transforms.v2 import functional as TF
+
+    return TF.resize(images, [size, size], antialias=True)
+
+
+def _has_idx(folder: Path) -> bool:
+    return all((folder / f).exists() or (folder / f"{f}.gz").exists() for f in IDX_FILES)
+
+
+def _torchvision_root_from_idx(folder: Path, dataset_dir: str) -> Path:
+    """Lay a folder of original IDX files out the way torchvision expects
+    (``<root>/<MNIST|FashionMNIST>/raw/``), decompressed, in the cache; once."""
+    key = hashlib.sha256(str(folder.resolve()).encode()).hexdigest()[:12]
+    root = cache_dir() / "idx" / key
+    raw = root / dataset_dir / "raw"
+    raw.mkdir(parents=True, exist_ok=True)
+    for name in IDX_FILES:
+        dst = raw / name
+        if dst.exists():
+            continue
+        src = folder / name
+        tmp = raw / f".{name}.tmp"
+        if src.exists():
+            shutil.copyfile(src, tmp)
+        else:
+            with gzip.open(folder / f"{name}.gz", "rb") as f, open(tmp, "wb") as out:
+                shutil.copyfileobj(f, out)
+        tmp.replace(dst)
+    return root
+
+
+def _torchvision_dataset(cls_name: str, dataset_dir: str, spec, split: str):
+    import torchvision.datasets as tvd
+
+    cls = getattr(tvd, cls_name)
+    folder = Path(spec.root).expanduser() if spec.root else default_root()
+    train = split == "train"
+    if folder.is_dir() and _has_idx(folder):
+        root, download = _torchvision_root_from_idx(folder, dataset_dir), False
+    else:
+        root, download = folder, spec.download
+    try:
+        ds = cls(str(root), train=train, download=download)
+    except Exception as exc:
+        raise DataError(
+            f"data.source = '{spec.source}': cannot load it from data.root = '{folder}' "
+            f"({type(exc).__name__}: {str(exc).strip().splitlines()[0] if str(exc) else ''}). "
+            f"Point data.root at a folder holding the four original IDX files "
+            f"(e.g. --set data.root=../shared/data/mnist), or use the offline set with "
+            f"--set data.source=digits."
+        ) from None
+    return ds.data.unsqueeze(1).contiguous(), ds.targets.long()
+
+
+@functools.lru_cache(maxsize=8)
+def _cached(source: str, root: str | None, download: bool, split: str):
+    from types import SimpleNamespace
+
+    spec = SimpleNamespace(source=source, root=root, download=download)
+    if source == "mnist":
+        return _torchvision_dataset("MNIST", "MNIST", spec, split)
+    return _torchvision_dataset("FashionMNIST", "FashionMNIST", spec, split)
+
+
+def mnist_like(spec, split: str):
+    images, labels = _cached(spec.source, spec.root, spec.download, split)
+    return _resize(images, spec.image_size), labels
+
+
+def mnist_info(spec) -> DataInfo:
+    return DataInfo((spec.channels or 1, spec.image_size or 28, spec.image_size or 28), 10)
+
+
+def digits(spec, split: str):
+    """scikit-learn's bundled 8×8 handwritten digits (1797 images): works offline."""
+    from sklearn.datasets import load_digits
+
+    d = load_digits()
+    images = torch.from_numpy(np.round(d.images * (255.0 / 16.0)).astype(np.uint8))
+    labels = torch.from_numpy(d.target.astype(np.int64))
+    test = torch.arange(len(labels)) % 5 == 0  # a fixed 80/20 split
+    keep = test if split == "test" else ~test
+    return _resize(images[keep].unsqueeze(1), spec.image_size), labels[keep]
+
+
+def digits_info(spec) -> DataInfo:
+    return DataInfo((spec.channels or 1, spec.image_size or 8, spec.image_size or 8), 10)
+
+
+def image_folder(spec, split: str):
+    """A folder of class sub-folders of images (torchvision ImageFolder layout)."""
+    from PIL import Image
+    from torchvision.datasets import ImageFolder
+    from torchvision.transforms.v2 import functional as TF
+
+    if not spec.root or not Path(spec.root).expanduser().is_dir():
+        raise DataError(
+            f"data.source = 'image-folder' needs data.root to be a folder of class "
+            f"sub-folders of images; '{spec.root}' is not a folder."
+        )
+    if spec.image_size is None:
+        raise DataError("data.source = 'image-folder' needs data.image_size (e.g. 64).")
+    mode = {1: "L", 3: "RGB", 4: "RGBA"}[spec.channels or 3]
+    try:
+        ds = ImageFolder(str(Path(spec.root).expanduser()))
+    except (FileNotFoundError, RuntimeError) as exc:
+        raise DataError(f"data.root = '{spec.root}': {exc}") from None
+    images, labels = [], []
+    for path, label in ds.samples:
+        with Image.open(path) as im:
+            t = TF.pil_to_tensor(im.convert(mode))
+        images.append(TF.resize(t, [spec.image_size, spec.image_size], antialias=True))
+        labels.append(label)
+    return torch.stack(images), torch.tensor(labels, dtype=torch.int64)
+
+
+def image_folder_info(spec) -> DataInfo:
+    n = 10
+    if spec.root and Path(spec.root).expanduser().is_dir():
+        n = max(1, sum(1 for p in Path(spec.root).expanduser().iterdir() if p.is_dir()))
+    side = spec.image_size or 64
+    return DataInfo((spec.channels or 3, side, side), n)
+
+
+DATA_SOURCES = [
+    DataSource("mnist", mnist_like, describe=mnist_info, doc="MNIST digits (torchvision)."),
+    DataSource(
+        "fashion-mnist", mnist_like, describe=mnist_info, doc="Fashion-MNIST (torchvision)."
+    ),
+    DataSource("digits", digits, describe=digits_info, doc=digits.__doc__ or ""),
+    DataSource("image-folder", image_folder, describe=image_folder_info, doc=image_folder.__doc__),
+]
+
+
+def load_split(source: DataSource, spec, split: str) -> tuple[torch.Tensor, torch.Tensor]:
+    """Decode a split and apply ``limit``/``channels``; uint8 images, int64 labels."""
+    images, labels = source.factory(spec, split)
+    if spec.channels and images.shape[1] != spec.channels:
+        if images.shape[1] == 1:
+            images = images.expand(-1, spec.channels, -1, -1).contiguous()
+        else:
+            raise DataError(
+                f"data.channels = {spec.channels} but the images have {images.shape[1]} "
+                f"channels; remove data.channels or set it to {images.shape[1]}."
+            )
+    if spec.limit is not None and split == "train":
+        images, labels = images[: spec.limit], labels[: spec.limit]
+    return images, labels
+
+
+def scale(images: torch.Tensor, value_range: tuple[float, float]) -> torch.Tensor:
+    """uint8 [0, 255] → float32 in ``value_range``."""
+    lo, hi = value_range
+    return images.float().mul_((hi - lo) / 255.0).add_(lo)
+
+
+class BatchSource:
+    """Shuffled, epoch-based batches drawn by index from tensors held in memory.
+
+    The order comes from its own ``torch.Generator``, so the position in the data can be
+    checkpointed and restored exactly (``state_dict``). Incomplete last batches are
+    dropped: every step sees ``batch_size`` examples, which keeps batch statistics and
+    the latent samplers' batch size consistent.
+    """
+
+    def __init__(
+        self,
+        images: torch.Tensor,
+        labels: torch.Tensor,
+        batch_size: int,
+        seed: int,
+        device: torch.device,
+    ) -> None:
+        if len(images) < batch_size:
+            raise DataError(
+                f"The data has {len(images)} training examples, fewer than one batch "
+                f"(train.batch_size = {batch_size}). Lower train.batch_size."
+            )
+        self.images = images.to(device)
+        self.labels = labels.to(device)
+        self.batch_size = batch_size
+        self.generator = torch.Generator().manual_seed(seed)
+        self.batches_per_epoch = len(images) // batch_size
+        self.epoch = 0
+        self.position = 0
+        self._order = self._permutation()
+
+    def _permutation(self) -> torch.Tensor:
+        return torch.randperm(len(self.images), generator=self.generator)
+
+    def next(self) -> dict[str, torch.Tensor]:
+        if self.position >= self.batches_per_epoch:
+            self.epoch += 1
+            self.position = 0
+            self._order = self._permutation()
+        start = self.position * self.batch_size
+        idx = self._order[start : start + self.batch_size].to(self.images.device)
+        self.position += 1
+        return {"x": self.images.index_select(0, idx), "y": self.labels.index_select(0, idx)}
+
+    def state_dict(self) -> dict[str, torch.Tensor]:
+        return {
+            "generator": self.generator.get_state(),
+            "order": self._order.clone(),
+            "epoch": torch.tensor(self.epoch),
+            "position": torch.tensor(self.position),
+        }
+
+    def load_state_dict(self, state: dict[str, torch.Tensor]) -> None:
+        self.generator.set_state(state["generator"])
+        self._order = state["order"].clone()
+        self.epoch = int(state["epoch"])
+        self.position = int(state["position"])

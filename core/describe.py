@@ -1,0 +1,173 @@
+"""`gan inspect`: the resolved model as data — networks (type, parameter count, shapes
+from a dry run on a tiny batch), samplers, nodes, losses and the step plan."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import torch
+from gan.core.engine import Engine, count_parameters
+from gan.core.resolve import Model
+
+
+def _shape(value: Any) -> Any:
+    if isinstance(value, torch.Tensor):
+        return list(value.shape)
+    if isinstance(value, tuple | list):
+        return [_shape(v) for v in value]
+    return repr(value)
+
+
+def describe(model: Model) -> dict[str, Any]:
+    engine = Engine(model, torch.device("cpu"))
+    calls: dict[str, list[dict[str, Any]]] = {name: [] for name in engine.networks}
+
+    def recorder(name: str):
+        def hook(module, args, output):
+            calls[name].append({"inputs": _shape(list(args)), "output": _shape(output)})
+
+        return hook
+
+    handles = [net.register_forward_hook(recorder(n)) for n, net in engine.networks.items()]
+    batch = 2
+    c, h, w = model.context.image_shape
+    sources = engine.draw_sources(
+        {"x": torch.zeros(batch, c, h, w), "y": torch.zeros(batch, dtype=torch.long)}
+    )
+    engine.train_mode(False)
+    try:
+        values = engine.evaluate(model.graph.node_names(), sources)
+    finally:
+        for handle in handles:
+            handle.remove()
+    spec = model.spec
+
+    networks = {}
+    for name, r in model.networks.items():
+        net = engine.networks[name]
+        networks[name] = {
+            "type": r.component.name,
+            "parameters": count_parameters(net),
+            "params": r.params.model_dump(mode="json"),
+            "calls": calls[name],
+        }
+    nodes = {}
+    for name in model.graph.node_names():
+        call = model.graph.producer.get(name)
+        if call is None:
+            kind = (
+                "data" if name in ("x", "y") else f"sampler '{model.samplers[name].component.name}'"
+            )
+            nodes[name] = {"from": kind, "depends_on": [], "shape": _shape(values[name])}
+        else:
+            nodes[name] = {
+                "from": call.text,
+                "depends_on": list(call.inputs),
+                "networks": sorted(model.graph.dep_nets[call]),
+                "shape": _shape(values[name]),
+            }
+    losses = {
+        name: {
+            "type": t.component.name,
+            "input": t.input,
+            "target": t.target,
+            **({"nodes": t.node_args} if t.node_args else {}),
+        }
+        for name, t in model.losses.items()
+    }
+    plan = []
+    for ex in engine.plan(step=0):
+        p = ex.phase
+        plan.append(
+            {
+                "phase": p.name,
+                "repeat": ex.repeat,
+                "every": p.spec.every,
+                "updates": list(p.spec.updates),
+                "optimizer": {
+                    "type": p.optimizer.component.name,
+                    **p.optimizer.params.model_dump(mode="json"),
+                },
+                "losses": dict(p.terms),
+                "fresh_batch": ex.resample,
+                "nodes": [
+                    {
+                        "node": a.call.key,
+                        "action": "compute" if a.compute else "reuse",
+                        "grad": sorted(a.grad_nets),
+                    }
+                    for a in ex.actions
+                ],
+            }
+        )
+    return {
+        "name": spec.name,
+        "description": spec.description,
+        "spec_hash": spec.hash(),
+        "data": {
+            "source": spec.data.source,
+            "image_shape": list(model.context.image_shape),
+            "classes": model.context.num_classes,
+            "batch_size": spec.train.batch_size,
+        },
+        "samplers": {
+            n: {"type": r.component.name, **r.params.model_dump(mode="json")}
+            for n, r in model.samplers.items()
+        },
+        "networks": networks,
+        "nodes": nodes,
+        "losses": losses,
+        "plan": plan,
+    }
+
+
+def render(info: dict[str, Any]) -> str:
+    """Human-readable text for :func:`describe`'s result."""
+    out = [f"{info['name']} — {info['description']}".rstrip(" —"), ""]
+    d = info["data"]
+    out.append(
+        f"data: {d['source']}, images {tuple(d['image_shape'])}, {d['classes']} classes, "
+        f"batch {d['batch_size']}"
+    )
+    out.append("")
+    out.append("networks:")
+    for name, n in info["networks"].items():
+        out.append(f"  {name}: {n['type']}, {n['parameters']:,} parameters")
+        for c in n["calls"][:3]:
+            ins = ", ".join(str(tuple(s)) if isinstance(s, list) else str(s) for s in c["inputs"])
+            out.append(f"      ({ins}) → {c['output']}")
+    out.append("")
+    out.append("samplers:")
+    for name, s in info["samplers"].items():
+        params = ", ".join(f"{k}={v}" for k, v in s.items() if k != "type")
+        out.append(f"  {name}: {s['type']}({params})")
+    out.append("")
+    out.append("nodes:")
+    for name, n in info["nodes"].items():
+        dep = f"  [networks: {', '.join(n['networks'])}]" if n.get("networks") else ""
+        out.append(f"  {name:<14} = {n['from']:<24} shape {n['shape']}{dep}")
+    out.append("")
+    out.append("losses:")
+    for name, loss in info["losses"].items():
+        extra = "".join(f", {k}={v}" for k, v in loss.get("nodes", {}).items())
+        out.append(
+            f"  {name}: {loss['type']}(input={loss['input']}, target={loss['target']}{extra})"
+        )
+    out.append("")
+    out.append("phases (one step):")
+    for p in info["plan"]:
+        sched = f"every {p['every']} step(s)"
+        if p["repeat"]:
+            sched += f", repetition {p['repeat'] + 1}"
+        opt = p["optimizer"]
+        terms = " + ".join(f"{w:g}·{t}" for t, w in p["losses"].items())
+        out.append(
+            f"  {p['phase']}: updates {', '.join(p['updates'])}; {sched}"
+            + ("; fresh batch" if p["fresh_batch"] else "")
+        )
+        out.append(f"      optimizer {opt['type']} lr={opt.get('lr')}  minimises {terms}")
+        for a in p["nodes"]:
+            grad = f" with grad for {', '.join(a['grad'])}" if a["grad"] else " (no grad)"
+            what = "compute" if a["action"] == "compute" else "reuse  "
+            out.append(f"      {what} {a['node']}{grad if a['action'] == 'compute' else ''}")
+    return "\n".join(out)

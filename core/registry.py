@@ -1,0 +1,161 @@
+"""The component registry, filled through pluggy hooks.
+
+``Registry.load()`` registers the built-in components, the built-in model plugins and
+every plugin advertised in the ``gan.plugins`` entry-point group. A plugin that fails to
+import or register is recorded in :attr:`Registry.failures` (and shown by
+``gan plugins``) instead of taking the others down with it.
+"""
+
+from __future__ import annotations
+
+import importlib
+import importlib.metadata
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from types import ModuleType
+from typing import TypeVar
+
+import pluggy
+from gan.core import hooks
+from gan.core.components import (
+    Component,
+    DataSource,
+    Loss,
+    Metric,
+    Network,
+    Op,
+    Optimizer,
+    Sampler,
+)
+from gan.core.errors import PluginError, SpecError, did_you_mean, known
+
+ENTRY_POINT_GROUP = "gan.plugins"
+
+# Modules shipped with gan. They register through the very same hooks as third-party
+# plugins; they are listed here rather than as entry points so that a stale install's
+# metadata can never hide a built-in model.
+BUILTIN_PLUGINS = (
+    "gan.core.builtins",
+    "gan.plugins.blocks",
+    "gan.plugins.bigan",
+)
+
+# hook name -> the component class it must return
+HOOK_KINDS: dict[str, type[Component]] = {
+    "gan_networks": Network,
+    "gan_samplers": Sampler,
+    "gan_losses": Loss,
+    "gan_ops": Op,
+    "gan_data_sources": DataSource,
+    "gan_optimizers": Optimizer,
+    "gan_metrics": Metric,
+}
+
+C = TypeVar("C", bound=Component)
+
+
+@dataclass
+class Entry:
+    component: Component
+    plugin: str
+
+
+@dataclass
+class Registry:
+    """All registered components, by kind and by name, with the plugin that gave each."""
+
+    manager: pluggy.PluginManager
+    entries: dict[type[Component], dict[str, Entry]] = field(default_factory=dict)
+    failures: dict[str, str] = field(default_factory=dict)
+    origins: dict[str, str] = field(default_factory=dict)
+
+    # -- construction -------------------------------------------------------------
+    @classmethod
+    def load(cls, extra: Iterable[ModuleType | object] = (), entry_points: bool = True):
+        """Build a registry from the built-ins, entry points and ``extra`` plugins."""
+        pm = pluggy.PluginManager(hooks.PROJECT)
+        pm.add_hookspecs(hooks.GanHookSpecs)
+        reg = cls(manager=pm)
+        for module_name in BUILTIN_PLUGINS:
+            reg._register_module(module_name, origin="built-in")
+        if entry_points:
+            for ep in importlib.metadata.entry_points(group=ENTRY_POINT_GROUP):
+                dist = ep.dist.name if ep.dist is not None else "?"
+                reg._register_module(ep.value, origin=f"entry point '{ep.name}' ({dist})")
+        for plugin in extra:
+            name = getattr(plugin, "__name__", repr(plugin))
+            if pm.is_registered(plugin):
+                continue
+            pm.register(plugin, name=name)
+            reg.origins[name] = "registered in code"
+        reg._collect()
+        return reg
+
+    def _register_module(self, module_name: str, origin: str) -> None:
+        if self.manager.has_plugin(module_name):
+            return
+        try:
+            module = importlib.import_module(module_name)
+            self.manager.register(module, name=module_name)
+        except Exception as exc:  # a broken plugin must not take the others down
+            self.failures[module_name] = f"{type(exc).__name__}: {exc}"
+            return
+        self.origins[module_name] = origin
+
+    def _collect(self) -> None:
+        self.entries = {kind: {} for kind in HOOK_KINDS.values()}
+        for hook_name, kind in HOOK_KINDS.items():
+            hook = getattr(self.manager.hook, hook_name)
+            for impl in hook.get_hookimpls():
+                plugin = impl.plugin_name
+                try:
+                    declared = impl.function() or []
+                    for comp in declared:
+                        self._add(kind, comp, plugin)
+                except PluginError as exc:
+                    self.failures[plugin] = str(exc)
+                except Exception as exc:
+                    self.failures[plugin] = f"{hook_name} raised {type(exc).__name__}: {exc}"
+
+    def _add(self, kind: type[Component], comp: Component, plugin: str) -> None:
+        if not isinstance(comp, kind):
+            raise PluginError(
+                f"{kind.kind} hook returned {comp!r}, which is not a {kind.__name__} declaration."
+            )
+        table = self.entries[kind]
+        if comp.name in table:
+            other = table[comp.name].plugin
+            raise PluginError(
+                f"{kind.kind} type '{comp.name}' is registered by both '{other}' and "
+                f"'{plugin}'. Rename one of them (plugins usually prefix names: 'mymodel.G')."
+            )
+        table[comp.name] = Entry(comp, plugin)
+
+    # -- lookup -------------------------------------------------------------------
+    def get(self, kind: type[C], name: str, where: str) -> C:
+        """The component ``name`` of ``kind``; a SpecError naming ``where`` if absent."""
+        table = self.entries.get(kind, {})
+        if name in table:
+            return table[name].component  # type: ignore[return-value]
+        raise SpecError(
+            f"{where}: unknown {kind.kind} type '{name}'.{did_you_mean(name, table)} "
+            f"Registered {kind.kind} types: {known(table)}. Run `gan plugins` to see every "
+            f"component and the plugin it comes from."
+        )
+
+    def names(self, kind: type[Component]) -> list[str]:
+        return sorted(self.entries.get(kind, {}))
+
+    def all(self, kind: type[Component]) -> list[Entry]:
+        return [self.entries[kind][n] for n in self.names(kind)]
+
+
+_DEFAULT: Registry | None = None
+
+
+def default_registry() -> Registry:
+    """The process-wide registry (built once, on first use)."""
+    global _DEFAULT
+    if _DEFAULT is None:
+        _DEFAULT = Registry.load()
+    return _DEFAULT

@@ -1,0 +1,218 @@
+"""Spec + registry → a resolved model description (still no tensors).
+
+Every ``type = "..."`` is looked up, every component's parameters are validated by its
+own pydantic model, the graph is parsed and checked, and phases are tied to networks,
+losses and an optimizer. All errors name the spec key at fault.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from gan.core.components import (
+    BuildContext,
+    Component,
+    DataSource,
+    Loss,
+    Network,
+    Op,
+    Optimizer,
+    Params,
+    Sampler,
+    node_ref_fields,
+)
+from gan.core.errors import SpecError, did_you_mean, known
+from gan.core.graph import DATA_NODES, Graph
+from gan.core.registry import Registry, default_registry
+from gan.core.spec import ComponentSpec, PhaseSpec, Spec
+from pydantic import ValidationError
+
+
+@dataclass(frozen=True)
+class Resolved:
+    """A component chosen by ``type`` with its validated parameters."""
+
+    name: str
+    component: Component
+    params: Params
+
+
+@dataclass(frozen=True)
+class LossTerm:
+    name: str
+    component: Loss
+    params: Params
+    input: str
+    target: float | str | None
+    node_args: dict[str, str]  # other parameters that name nodes
+    const_args: dict[str, Any]
+
+    @property
+    def nodes(self) -> list[str]:
+        nodes = [self.input, *self.node_args.values()]
+        if isinstance(self.target, str):
+            nodes.append(self.target)
+        return nodes
+
+
+@dataclass(frozen=True)
+class Phase:
+    index: int
+    spec: PhaseSpec
+    optimizer: Resolved
+    terms: tuple[tuple[str, float], ...]  # (loss name, weight)
+
+    @property
+    def name(self) -> str:
+        return self.spec.name
+
+    @property
+    def updates(self) -> frozenset[str]:
+        return frozenset(self.spec.updates)
+
+
+@dataclass
+class Model:
+    """Everything the engine needs to build and train, resolved from a spec."""
+
+    spec: Spec
+    registry: Registry
+    data_source: DataSource
+    context: BuildContext
+    samplers: dict[str, Resolved]
+    networks: dict[str, Resolved]
+    ops: dict[str, Op]
+    graph: Graph
+    losses: dict[str, LossTerm]
+    phases: list[Phase]
+    leaf_nodes: frozenset[str] = field(default_factory=frozenset)
+
+
+def validate_params(component: Component, raw: dict[str, Any], where: str) -> Params:
+    try:
+        return component.params.model_validate(raw)
+    except ValidationError as exc:
+        problems = []
+        fields = list(component.params.model_fields)
+        for err in exc.errors()[:6]:
+            key = ".".join(str(p) for p in err["loc"]) or "(parameters)"
+            if err["type"] == "extra_forbidden":
+                problems.append(
+                    f"{where}.{key}: unknown parameter for {component.kind} type "
+                    f"'{component.name}'.{did_you_mean(key, fields)} "
+                    f"Its parameters: {', '.join(fields) or '(none)'}."
+                )
+            elif err["type"] == "missing":
+                problems.append(
+                    f"{where}.{key}: required parameter of {component.kind} type "
+                    f"'{component.name}' is missing."
+                )
+            else:
+                problems.append(f"{where}.{key} = {err.get('input')!r}: {err['msg']}.")
+        raise SpecError("\n".join(problems)) from None
+
+
+def _resolve(registry: Registry, kind, spec: ComponentSpec, where: str) -> Resolved:
+    component = registry.get(kind, spec.type, f"{where}.type")
+    return Resolved(
+        where.rsplit(".", 1)[-1], component, validate_params(component, spec.params, where)
+    )
+
+
+def resolve(spec: Spec, registry: Registry | None = None) -> Model:
+    """Resolve a validated spec against the registry; raise SpecError on any problem."""
+    registry = registry or default_registry()
+    source = registry.get(DataSource, spec.data.source, "data.source")
+    info = source.describe(spec.data)
+    ctx = BuildContext(image_shape=tuple(info.image_shape), num_classes=info.num_classes)
+
+    networks = {
+        name: _resolve(registry, Network, s, f"networks.{name}")
+        for name, s in spec.networks.items()
+    }
+    for name in networks:
+        _check_identifier(name, "networks")
+
+    samplers = {}
+    for name, s in spec.samplers.items():
+        _check_identifier(name, "samplers")
+        if name in DATA_NODES:
+            raise SpecError(f"samplers.{name}: '{name}' is a data node; rename the sampler.")
+        if name in networks:
+            raise SpecError(f"samplers.{name}: '{name}' is also a network name; rename one.")
+        samplers[name] = _resolve(registry, Sampler, s, f"samplers.{name}")
+
+    ops = {e.component.name: e.component for e in registry.all(Op)}
+    for name in networks:
+        if name in ops:
+            raise SpecError(
+                f"networks.{name}: '{name}' is also the name of an op; rename the network."
+            )
+    graph = Graph.build(spec.graph, (*DATA_NODES, *samplers), networks, ops)
+    leaf = frozenset(c for c in graph.order if c.func in ops and ops[c.func].grad_leaf)
+    leaf_nodes = frozenset(
+        o for c in graph.order if c in leaf or graph.ancestors[c] & leaf for o in c.outputs
+    )
+
+    losses = {name: _resolve_loss(registry, name, s, graph) for name, s in spec.losses.items()}
+
+    phases = []
+    for i, p in enumerate(spec.phases):
+        where = f"phases['{p.name}']"
+        for net in p.updates:
+            if net not in networks:
+                raise SpecError(
+                    f"{where}.updates: unknown network '{net}'.{did_you_mean(net, networks)} "
+                    f"Networks: {known(networks)}."
+                )
+        for term in p.losses:
+            if term not in losses:
+                raise SpecError(
+                    f"{where}.losses: unknown loss term '{term}'.{did_you_mean(term, losses)} "
+                    f"Loss terms: {known(losses)}."
+                )
+            deps = frozenset().union(*(graph.nets_of_node(n) for n in losses[term].nodes))
+            if not deps & set(p.updates) and not set(losses[term].nodes) & leaf_nodes:
+                raise SpecError(
+                    f"{where}.losses: term '{term}' does not depend on any network this phase "
+                    f"updates ({', '.join(p.updates)}), so it could not change them. Check "
+                    f"the term's input nodes or the phase's `updates`."
+                )
+        opt = _resolve(registry, Optimizer, p.optimizer, f"{where}.optimizer")
+        phases.append(Phase(i, p, opt, tuple(p.losses.items())))
+
+    if spec.sample.node is not None:
+        graph.require(spec.sample.node, "sample.node")
+    return Model(
+        spec, registry, source, ctx, samplers, networks, ops, graph, losses, phases, leaf_nodes
+    )
+
+
+def _check_identifier(name: str, section: str) -> None:
+    if not name.isidentifier():
+        raise SpecError(
+            f"{section}.{name}: '{name}' is not a valid name; use letters, digits and '_'."
+        )
+
+
+def _resolve_loss(registry: Registry, name: str, s: ComponentSpec, graph: Graph) -> LossTerm:
+    where = f"losses.{name}"
+    component = registry.get(Loss, s.type, f"{where}.type")
+    params = validate_params(component, s.params, where)
+    refs = node_ref_fields(component.params)
+    values = params.model_dump()
+    node_args, const_args = {}, {}
+    for key, value in values.items():
+        if key in ("input", "target"):
+            continue
+        if key in refs and value is not None:
+            graph.require(value, f"{where}.{key}")
+            node_args[key] = value
+        elif key not in refs:
+            const_args[key] = value
+    graph.require(values["input"], f"{where}.input")
+    target = values.get("target")
+    if isinstance(target, str):
+        graph.require(target, f"{where}.target")
+    return LossTerm(name, component, params, values["input"], target, node_args, const_args)

@@ -1,0 +1,355 @@
+"""The training loop around the engine: run folder, logging, samples, checkpoints,
+resume and signals. Step-based: everything is a function of the step counter.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import math
+import signal
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import torch
+from gan.core import checkpoint
+from gan.core.data import BatchSource, load_split, scale
+from gan.core.engine import Engine, pick_device
+from gan.core.errors import CheckpointError, GanError, SpecError, TrainingError
+from gan.core.resolve import Model, resolve
+from gan.core.spec import Spec, spec_from_dict
+
+# Keys that may change between a run and its resumption without changing the model.
+RESUMABLE_CHANGES = {
+    "train.steps",
+    "train.epochs",
+    "train.log_every",
+    "train.checkpoint_every",
+    "train.sample_every",
+    "train.keep_checkpoints",
+    "train.device",
+    "train.on_nan",
+    "sample.n",
+    "description",
+    "data.root",
+    "data.download",
+}
+
+
+def flatten(data: Any, prefix: str = "") -> dict[str, Any]:
+    if isinstance(data, dict):
+        out: dict[str, Any] = {}
+        for k, v in data.items():
+            out.update(flatten(v, f"{prefix}{k}."))
+        return out
+    if isinstance(data, list) and data and all(isinstance(v, dict) for v in data):
+        out = {}
+        for i, v in enumerate(data):
+            out.update(flatten(v, f"{prefix}{v.get('name', i)}."))
+        return out
+    return {prefix[:-1]: data}
+
+
+def spec_differences(old: dict[str, Any], new: dict[str, Any]) -> list[str]:
+    a, b = flatten(old), flatten(new)
+    return sorted(k for k in set(a) | set(b) if a.get(k) != b.get(k) and k not in RESUMABLE_CHANGES)
+
+
+def load_data(model: Model, device: torch.device, split: str = "train"):
+    spec = model.spec
+    images, labels = load_split(model.data_source, spec.data, split)
+    expected = model.context.image_shape
+    if tuple(images.shape[1:]) != tuple(expected):
+        raise SpecError(
+            f"data: the source gives images of shape {tuple(images.shape[1:])} but the spec's "
+            f"networks were built for {tuple(expected)}. Set data.image_size / data.channels."
+        )
+    return scale(images, spec.data.range), labels
+
+
+class Trainer:
+    """Runs a spec into a run folder; ``run()`` returns the final step."""
+
+    def __init__(
+        self,
+        spec: Spec,
+        out: str | Path,
+        *,
+        resume: bool = False,
+        force: bool = False,
+        model: Model | None = None,
+        quiet: bool = False,
+    ) -> None:
+        self.spec = spec
+        self.out = Path(out)
+        self.resume = resume
+        self.force = force
+        self.quiet = quiet
+        self.model = model or resolve(spec)
+        self.device = pick_device(spec.train.device)
+        self._stop_signal: int | None = None
+
+    # -- run folder -----------------------------------------------------------------
+    def _prepare_folder(self) -> Path | None:
+        """Create/validate the run folder. Returns the checkpoint to resume from."""
+        ckpt_dir = self.out / "checkpoints"
+        existing = checkpoint.latest(ckpt_dir) if ckpt_dir.is_dir() else None
+        if self.resume:
+            if existing is None:
+                raise CheckpointError(
+                    f"--resume: no checkpoint in '{ckpt_dir}'. Start a new run without "
+                    f"--resume, or point --out at the folder of the run to continue."
+                )
+            return existing
+        if self.out.exists() and any(self.out.iterdir()) and not self.force:
+            raise GanError(
+                f"Output folder '{self.out}' already holds a run. Add --resume to continue "
+                f"it, --force to overwrite it, or choose another --out."
+            )
+        try:
+            for sub in ("", "checkpoints", "samples"):
+                (self.out / sub).mkdir(parents=True, exist_ok=True)
+            if self.force:
+                for old in checkpoint.list_checkpoints(ckpt_dir):
+                    old.unlink()
+                (ckpt_dir / checkpoint.LATEST).unlink(missing_ok=True)
+                (self.out / "metrics.jsonl").unlink(missing_ok=True)
+            probe = self.out / ".write-test"
+            probe.write_text("ok")
+            probe.unlink()
+        except OSError as exc:
+            raise GanError(
+                f"Cannot write to output folder '{self.out}': {exc.strerror or exc}. "
+                f"Choose a writable --out."
+            ) from None
+        return None
+
+    def _check_resume_spec(self, meta: dict[str, str], path: Path) -> None:
+        try:
+            old = json.loads(meta.get("spec_json", "{}"))
+        except json.JSONDecodeError:
+            old = {}
+        diffs = spec_differences(old, self.spec.canonical())
+        if diffs and not self.force:
+            raise CheckpointError(
+                f"Checkpoint '{path}' was written by a different spec: "
+                f"{', '.join(diffs[:10])} differ. Resume with the run's own spec "
+                f"('{self.out / 'spec.toml'}'), or add --force to resume anyway."
+            )
+
+    # -- main loop ------------------------------------------------------------------
+    def total_steps(self, batches_per_epoch: int) -> int:
+        t = self.spec.train
+        return t.steps if t.steps is not None else max(1, math.ceil(t.epochs * batches_per_epoch))
+
+    def run(self) -> int:
+        resume_from = self._prepare_folder()
+        images, labels = load_data(self.model, self.device)
+        t = self.spec.train
+        data = BatchSource(images, labels, t.batch_size, t.seed, self.device)
+        engine = Engine(self.model, self.device, data)
+        self.engine = engine
+        if resume_from is not None:
+            tensors, meta = checkpoint.load(resume_from)
+            self._check_resume_spec(meta, resume_from)
+            engine.load_state_tensors(tensors, meta)
+        else:
+            (self.out / "spec.toml").write_text(self.spec.to_toml())
+        total = self.total_steps(data.batches_per_epoch)
+        sample_sources = self._sample_sources(engine, images, labels)
+        old_handlers = self._install_signal_handlers()
+        try:
+            self._loop(engine, total, sample_sources)
+        finally:
+            self._restore_signal_handlers(old_handlers)
+        return engine.step_count
+
+    def _loop(self, engine: Engine, total: int, sample_sources) -> None:
+        t = self.spec.train
+        metrics = open(self.out / "metrics.jsonl", "a")  # noqa: SIM115 - closed in finally
+        sums: dict[str, torch.Tensor] = {}
+        n = 0
+        last_time = time.perf_counter()
+        last_step = engine.step_count
+        progress = Progress(total, engine.step_count, quiet=self.quiet)
+        engine.train_mode(True)
+        try:
+            while engine.step_count < total:
+                result = engine.step()
+                for k, v in result.losses.items():
+                    sums[k] = sums[k] + v if k in sums else v
+                n += 1
+                step = engine.step_count
+                if step % t.log_every == 0 or step == total:
+                    values = self._check_finite(sums, n, step)
+                    now = time.perf_counter()
+                    rate = (step - last_step) / max(now - last_time, 1e-9)
+                    last_time, last_step = now, step
+                    record = {
+                        "step": step,
+                        "epoch": engine.data.epoch,
+                        "time": time.time(),
+                        "steps_per_s": round(rate, 3),
+                        **values,
+                    }
+                    metrics.write(json.dumps(record) + "\n")
+                    metrics.flush()
+                    progress.update(step, values, rate)
+                    sums, n = {}, 0
+                if step % t.sample_every == 0 or step == total:
+                    self._save_samples(engine, sample_sources, step)
+                if step % t.checkpoint_every == 0 or step == total:
+                    if sums:
+                        self._check_finite(sums, n, step)
+                    self.save_checkpoint(engine)
+                if self._stop_signal is not None:
+                    if sums:
+                        self._check_finite(sums, n, step)
+                    self.save_checkpoint(engine)
+                    raise Interrupted(self._stop_signal, step)
+        finally:
+            metrics.close()
+            progress.close()
+
+    def _check_finite(self, sums: dict[str, torch.Tensor], n: int, step: int) -> dict[str, float]:
+        """One host sync per log interval: read the accumulated losses, stop on NaN/Inf."""
+        if not sums:
+            return {}
+        keys = list(sums)
+        values = torch.stack([sums[k].float() for k in keys]).div_(n).tolist()
+        out = dict(zip(keys, values, strict=True))
+        bad = [k for k, v in out.items() if not math.isfinite(v)]
+        if bad and self.spec.train.on_nan == "stop":
+            phase, term = bad[0].split("/", 1)
+            last = checkpoint.latest(self.out / "checkpoints")
+            kept = f"The last good checkpoint is '{last}'." if last else "No checkpoint was saved."
+            raise TrainingError(
+                f"Loss term '{term}' of phase '{phase}' became {out[bad[0]]} by step {step}. "
+                f"{kept} Lower the learning rate, check the loss inputs, or set "
+                f'train.on_nan = "skip" to skip such steps.'
+            )
+        return out
+
+    # -- checkpoints & samples --------------------------------------------------------
+    def save_checkpoint(self, engine: Engine, name: str | None = None) -> Path:
+        tensors, meta = engine.state_tensors()
+        meta["spec_json"] = json.dumps(self.spec.canonical(), sort_keys=True)
+        meta["spec_hash"] = self.spec.hash()
+        meta["spec_toml"] = self.spec.to_toml()
+        folder = self.out / "checkpoints"
+        path = checkpoint.save(
+            folder / (name or checkpoint.checkpoint_name(engine.step_count)), tensors, meta
+        )
+        if name is None:
+            checkpoint.commit(folder, path, self.spec.train.keep_checkpoints)
+        return path
+
+    def _sample_sources(self, engine: Engine, images, labels):
+        node = self.spec.sample.node
+        if node is None:
+            return None
+        n = min(self.spec.sample.n, len(images))
+        gen = torch.Generator(engine.sampler_generator.device).manual_seed(self.spec.train.seed + 2)
+        values = {"x": images[:n].to(self.device), "y": labels[:n].to(self.device)}
+        for name, draw in engine.samplers.items():
+            values[name] = draw(n, gen, self.device)
+        return values
+
+    def _save_samples(self, engine: Engine, sources, step: int) -> None:
+        if sources is None:
+            return
+        from torchvision.utils import save_image
+
+        node = self.spec.sample.node
+        engine.train_mode(False)
+        try:
+            out = engine.evaluate([node], dict(sources))[node].float()
+        finally:
+            engine.train_mode(True)
+        if out.dim() == 2:
+            side = math.isqrt(out.shape[1] // self.model.context.image_shape[0])
+            out = out.view(out.shape[0], -1, side, side)
+        lo, hi = self.spec.data.range
+        nrow = max(1, math.isqrt(out.shape[0]))
+        save_image(
+            out.cpu(),
+            self.out / "samples" / f"step_{step:08d}.png",
+            nrow=nrow,
+            normalize=True,
+            value_range=(lo, hi),
+        )
+
+    # -- signals ------------------------------------------------------------------------
+    def _install_signal_handlers(self):
+        def handler(signum, frame):
+            self._stop_signal = signum
+
+        old = {}
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            with contextlib.suppress(ValueError):  # not the main thread
+                old[sig] = signal.signal(sig, handler)
+        return old
+
+    @staticmethod
+    def _restore_signal_handlers(old) -> None:
+        for sig, h in old.items():
+            signal.signal(sig, h)
+
+
+class Interrupted(GanError):
+    """SIGINT/SIGTERM arrived: a checkpoint was saved and the run stopped."""
+
+    def __init__(self, signum: int, step: int) -> None:
+        super().__init__(
+            f"Stopped by {signal.Signals(signum).name} at step {step}; a checkpoint was saved. "
+            f"Continue with --resume."
+        )
+        self.exit_code = 128 + signum
+
+
+class Progress:
+    """A rich progress bar on a terminal; plain log lines otherwise (CI, pipes)."""
+
+    def __init__(self, total: int, start: int, quiet: bool = False) -> None:
+        self.total = total
+        self.quiet = quiet
+        self.bar = None
+        if not quiet and sys.stderr.isatty():
+            from rich.progress import (
+                BarColumn,
+                MofNCompleteColumn,
+                TextColumn,
+                TimeRemainingColumn,
+            )
+            from rich.progress import Progress as RichProgress
+
+            self.bar = RichProgress(
+                TextColumn("[bold]train"),
+                BarColumn(),
+                MofNCompleteColumn(),
+                TimeRemainingColumn(),
+                TextColumn("{task.fields[info]}"),
+                transient=False,
+            )
+            self.bar.start()
+            self.task = self.bar.add_task("train", total=total, completed=start, info="")
+
+    def update(self, step: int, values: dict[str, float], rate: float) -> None:
+        info = f"{rate:.1f} it/s " + " ".join(f"{k}={v:.4g}" for k, v in values.items())
+        if self.bar is not None:
+            self.bar.update(self.task, completed=step, info=info)
+        elif not self.quiet:
+            print(f"step {step}/{self.total} {info}", file=sys.stderr, flush=True)
+
+    def close(self) -> None:
+        if self.bar is not None:
+            self.bar.stop()
+
+
+def run_spec(spec_or_dict, out, **kwargs) -> Trainer:
+    spec = spec_or_dict if isinstance(spec_or_dict, Spec) else spec_from_dict(spec_or_dict)
+    trainer = Trainer(spec, out, **kwargs)
+    trainer.run()
+    return trainer

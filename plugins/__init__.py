@@ -1,0 +1,1 @@
+"""Built-in plugins: generic building blocks and one module per GAN."""
