@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
+
 from gan import __version__
 from gan.core.errors import GanError
 

@@ -9,10 +9,11 @@ from typing import Literal
 
 import torch
 import torch.nn.functional as F
+from pydantic import Field
+
 from gan.core import data, losses
 from gan.core.components import BuildContext, Op, Optimizer, Params, Sampler
 from gan.core.hooks import hookimpl
-from pydantic import Field
 
 # -- samplers -------------------------------------------------------------------------
 

@@ -13,6 +13,7 @@ import re
 from pathlib import Path
 
 import torch
+
 from gan.core.errors import CheckpointError
 
 FORMAT = "gan-checkpoint/1"

@@ -17,6 +17,7 @@ from pathlib import Path
 
 import numpy as np
 import torch
+
 from gan.core.components import DataInfo, DataSource
 from gan.core.errors import DataError
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 import torch
+
 from gan.core.engine import Engine, count_parameters
 from gan.core.resolve import Model
 

@@ -14,12 +14,13 @@ from dataclasses import dataclass
 
 import numpy as np
 import torch
+from torch import nn
+
 from gan.core.components import Network, Optimizer
 from gan.core.errors import CheckpointError, SpecError
 from gan.core.graph import Call
 from gan.core.plan import Execution, build_plan, expand
 from gan.core.resolve import Model, Phase
-from torch import nn
 
 
 def pick_device(name: str) -> torch.device:

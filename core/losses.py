@@ -13,8 +13,9 @@ from __future__ import annotations
 
 import torch
 import torch.nn.functional as F
-from gan.core.components import Loss, LossParams, NodeRef
 from pydantic import Field
+
+from gan.core.components import Loss, LossParams, NodeRef
 
 Target = torch.Tensor | float | None
 

@@ -16,6 +16,7 @@ from types import ModuleType
 from typing import TypeVar
 
 import pluggy
+
 from gan.core import hooks
 from gan.core.components import (
     Component,
@@ -37,7 +38,12 @@ ENTRY_POINT_GROUP = "gan.plugins"
 BUILTIN_PLUGINS = (
     "gan.core.builtins",
     "gan.plugins.blocks",
+    "gan.plugins.conv",
     "gan.plugins.bigan",
+    "gan.plugins.clustergan",
+    "gan.plugins.infogan",
+    "gan.plugins.aae",
+    "gan.plugins.cgan",
 )
 
 # hook name -> the component class it must return

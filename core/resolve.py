@@ -10,6 +10,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from pydantic import ValidationError
+
 from gan.core.components import (
     BuildContext,
     Component,
@@ -26,7 +28,6 @@ from gan.core.errors import SpecError, did_you_mean, known
 from gan.core.graph import DATA_NODES, Graph
 from gan.core.registry import Registry, default_registry
 from gan.core.spec import ComponentSpec, PhaseSpec, Spec
-from pydantic import ValidationError
 
 
 @dataclass(frozen=True)

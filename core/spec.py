@@ -16,8 +16,9 @@ import sys
 from pathlib import Path
 from typing import Any, Literal
 
-from gan.core.errors import SpecError, did_you_mean
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+from gan.core.errors import SpecError, did_you_mean
 
 if sys.version_info >= (3, 11):
     import tomllib

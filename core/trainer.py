@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 import torch
+
 from gan.core import checkpoint
 from gan.core.data import BatchSource, load_split, scale
 from gan.core.engine import Engine, pick_device

@@ -20,10 +20,11 @@ from __future__ import annotations
 import math
 
 import torch
-from gan.core.components import BuildContext, Network, Params
-from gan.core.hooks import hookimpl
 from pydantic import Field
 from torch import nn
+
+from gan.core.components import BuildContext, Network, Params
+from gan.core.hooks import hookimpl
 
 
 class BiganParams(Params):

@@ -10,10 +10,11 @@ import math
 from typing import Literal
 
 import torch
-from gan.core.components import BuildContext, Network, Params
-from gan.core.hooks import hookimpl
 from pydantic import Field
 from torch import nn
+
+from gan.core.components import BuildContext, Network, Params
+from gan.core.hooks import hookimpl
 
 Activation = Literal["relu", "leaky_relu", "tanh", "elu", "gelu"]
 OutputAct = Literal["none", "tanh", "sigmoid", "softmax"]
