@@ -104,7 +104,8 @@ class Trainer:
                     f"--resume, or point --out at the folder of the run to continue."
                 )
             return existing
-        if self.out.exists() and any(self.out.iterdir()) and not self.force:
+        holds_run = any((self.out / n).exists() for n in ("spec.toml", "metrics.jsonl"))
+        if (holds_run or existing is not None) and not self.force:
             raise GanError(
                 f"Output folder '{self.out}' already holds a run. Add --resume to continue "
                 f"it, --force to overwrite it, or choose another --out."
@@ -146,12 +147,12 @@ class Trainer:
         return t.steps if t.steps is not None else max(1, math.ceil(t.epochs * batches_per_epoch))
 
     def run(self) -> int:
-        resume_from = self._prepare_folder()
         images, labels = load_data(self.model, self.device)
         t = self.spec.train
         data = BatchSource(images, labels, t.batch_size, t.seed, self.device)
         engine = Engine(self.model, self.device, data)
         self.engine = engine
+        resume_from = self._prepare_folder()  # only once everything else has worked
         if resume_from is not None:
             tensors, meta = checkpoint.load(resume_from)
             self._check_resume_spec(meta, resume_from)

@@ -1,0 +1,102 @@
+"""`gan run` and `gan inspect` through the CLI, on digits (offline) and real MNIST."""
+
+from __future__ import annotations
+
+import json
+import math
+
+import pytest
+import tomllib
+from safetensors.torch import load_file
+from typer.testing import CliRunner
+
+from gan.cli import app
+
+runner = CliRunner()
+SHORT = ["--set", "train.steps=4", "--set", "train.batch_size=16", "--set", "train.log_every=2"]
+
+
+def run(*args: str):
+    return runner.invoke(app, ["run", *args, "--quiet"])
+
+
+def check_run_folder(out, steps: int) -> None:
+    assert (out / "spec.toml").is_file()
+    spec = tomllib.loads((out / "spec.toml").read_text())
+    assert spec["train"]["steps"] == steps
+    ckpts = sorted((out / "checkpoints").glob("*.safetensors"))
+    assert ckpts, "no checkpoint written"
+    tensors = load_file(ckpts[-1])
+    assert any(k.startswith("net.G.") for k in tensors)
+    assert any(k.startswith("optim.discriminator.") for k in tensors)
+    lines = [json.loads(line) for line in (out / "metrics.jsonl").read_text().splitlines()]
+    assert lines and lines[-1]["step"] == steps
+    for line in lines:
+        for key, value in line.items():
+            if "/" in key:
+                assert math.isfinite(value), (key, value)
+    assert list((out / "samples").glob("*.png"))
+
+
+def test_run_on_digits(tmp_path):
+    out = tmp_path / "b"
+    result = run("bigan", "--out", str(out), "--set", "data.source=digits", *SHORT)
+    assert result.exit_code == 0, result.output
+    check_run_folder(out, 4)
+
+
+def test_run_on_real_mnist(tmp_path, mnist_root):
+    out = tmp_path / "m"
+    result = run("specs/bigan.toml", "--out", str(out), "--set", f"data.root={mnist_root}", *SHORT)
+    assert result.exit_code == 0, result.output
+    check_run_folder(out, 4)
+
+
+def test_existing_run_folder_is_not_overwritten(tmp_path):
+    out = tmp_path / "b"
+    args = ["bigan", "--out", str(out), "--set", "data.source=digits", *SHORT]
+    assert run(*args).exit_code == 0
+    before = {p.name: p.read_bytes() for p in (out / "checkpoints").iterdir()}
+    again = run(*args)
+    assert again.exit_code == 2
+    assert "--resume" in again.output and "--force" in again.output
+    assert {p.name: p.read_bytes() for p in (out / "checkpoints").iterdir()} == before
+    more = run(
+        "bigan",
+        "--out",
+        str(out),
+        "--set",
+        "data.source=digits",
+        "--resume",
+        *SHORT[:-4],
+        "--set",
+        "train.steps=6",
+        "--set",
+        "train.batch_size=16",
+    )
+    assert more.exit_code == 0, more.output
+    assert (out / "checkpoints" / "step_00000006.safetensors").is_file()
+
+
+def test_inspect_names_networks_and_phases():
+    result = runner.invoke(app, ["inspect", "specs/bigan.toml"])
+    assert result.exit_code == 0, result.output
+    for name in ("D:", "E:", "G:", "discriminator", "generator", "parameters"):
+        assert name in result.output
+    info = json.loads(runner.invoke(app, ["inspect", "bigan", "--json"]).output)
+    assert set(info["networks"]) == {"G", "E", "D"}
+    assert all(n["parameters"] > 0 for n in info["networks"].values())
+    assert info["networks"]["D"]["calls"][0]["output"] == [2, 1]
+    assert [p["phase"] for p in info["plan"]] == ["discriminator", "generator"]
+
+
+def test_version_and_help():
+    assert "gan " in runner.invoke(app, ["--version"]).output
+    assert "Examples" in runner.invoke(app, ["run", "--help"]).output
+
+
+@pytest.mark.parametrize("cmd", [["plugins"], ["schema"]])
+def test_listing_commands(cmd):
+    result = runner.invoke(app, cmd)
+    assert result.exit_code == 0, result.output
+    assert "bigan" in result.output

@@ -1,0 +1,132 @@
+"""Engine semantics: gradients only where a phase updates, node reuse, schedules."""
+
+from __future__ import annotations
+
+from collections import Counter
+
+import pytest
+import torch
+
+from gan.core.errors import SpecError
+from gan.core.graph import parse_call
+from gan.testing import tiny_engine
+
+
+def test_parse_call_tuple_outputs_and_constants():
+    call = parse_call("zn_hat, zc_logits", "E(x_fake)")
+    assert call.outputs == ("zn_hat", "zc_logits") and call.func == "E"
+    assert parse_call("c", "one_hot(k, 10)").args == ("k", 10)
+    for bad in ("G(z) + 1", "G(z=z)", "os.system('x')", "lambda: 1", "G(z)[0]"):
+        with pytest.raises(SpecError):
+            parse_call("n", bad)
+
+
+def count_forwards(engine) -> Counter:
+    counts: Counter = Counter()
+    for name, net in engine.networks.items():
+        net.register_forward_hook(lambda m, a, o, name=name: counts.update([name]))
+    return counts
+
+
+def test_each_node_computed_once_until_its_network_steps():
+    engine = tiny_engine("bigan")
+    counts = count_forwards(engine)
+    engine.step()
+    # G(z) and E(x): once per step (reused by the generator phase).
+    # D: twice per phase (it is stepped in between, so recomputed).
+    assert counts == Counter({"G": 1, "E": 1, "D": 4})
+
+
+def test_frozen_networks_get_no_gradients_but_pass_them_through():
+    engine = tiny_engine("bigan")
+    seen = {}
+
+    def spy(phase_name):
+        def hook(optimizer, args, kwargs):
+            seen[phase_name] = {
+                name: [None if p.grad is None else p.grad.clone() for p in net.parameters()]
+                for name, net in engine.networks.items()
+            }
+
+        return hook
+
+    for name, opt in engine.optimizers.items():
+        opt.register_step_pre_hook(spy(name))
+    engine.step()
+    d_phase, g_phase = seen["discriminator"], seen["generator"]
+    assert all(g is not None for g in d_phase["D"])
+    assert all(g is None for g in d_phase["G"] + d_phase["E"])
+    assert all(g is not None for g in g_phase["G"] + g_phase["E"])
+    # the generator phase back-propagated through D without adding to D's gradients
+    for before, after in zip(d_phase["D"], g_phase["D"], strict=True):
+        assert torch.equal(before, after)
+
+
+def test_nodes_without_gradient_need_are_computed_without_graph():
+    engine = tiny_engine("bigan", "phases.generator.every=2")
+    engine.step_count = 1  # discriminator phase only: nothing is kept for later phases
+    plan = engine.plan()
+    grads = {a.call.key: a.grad_nets for a in plan[0].actions}
+    assert grads["x_fake"] == frozenset() and grads["z_enc"] == frozenset()
+    assert grads["d_real"] == {"D"}
+
+
+def test_every_and_repeat_schedule():
+    engine = tiny_engine(
+        "bigan",
+        "phases.discriminator.repeat=3",
+        "phases.discriminator.fresh_batch=true",
+        "phases.generator.every=2",
+    )
+    names = [(ex.phase.name, ex.repeat, ex.resample) for ex in engine.plan(step=0)]
+    assert names == [
+        ("discriminator", 0, False),
+        ("discriminator", 1, True),
+        ("discriminator", 2, True),
+        ("generator", 0, False),
+    ]
+    assert [ex.phase.name for ex in engine.plan(step=1)] == ["discriminator"] * 3
+    draws = []
+    original = engine.draw_sources
+    engine.draw_sources = lambda batch=None: draws.append(1) or original(batch)
+    engine.step()
+    assert len(draws) == 3  # one per critic repetition
+
+
+def test_loss_values_are_returned_without_host_sync():
+    engine = tiny_engine("bigan")
+    losses = engine.step().losses
+    assert set(losses) == {
+        "discriminator/d_real",
+        "discriminator/d_fake",
+        "generator/eg_real",
+        "generator/eg_fake",
+    }
+    assert all(isinstance(v, torch.Tensor) and v.dim() == 0 for v in losses.values())
+
+
+def test_nan_stops_with_phase_and_term(tmp_path):
+    from gan.core.errors import TrainingError
+    from gan.core.spec import load_spec
+    from gan.core.trainer import Trainer
+
+    spec = load_spec(
+        "bigan",
+        [
+            "data.source=digits",
+            "train.batch_size=16",
+            "train.steps=4",
+            "train.log_every=2",
+            "train.checkpoint_every=2",
+            "phases.discriminator.optimizer.lr=1e30",
+        ],
+    )
+    trainer = Trainer(spec, tmp_path / "run", quiet=True)
+    with pytest.raises(TrainingError, match="phase") as info:
+        trainer.run()
+    assert "became" in str(info.value)
+
+
+def test_absurd_network_is_refused_before_allocation():
+    with pytest.raises(SpecError, match="max_parameters"):
+        tiny_engine("bigan", "networks.G.hidden=1000000")
