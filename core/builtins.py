@@ -5,7 +5,7 @@ This module is a plugin like any other: it registers through the same hooks.
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Annotated, Literal
 
 import torch
 import torch.nn.functional as F
@@ -108,9 +108,12 @@ def split(x: torch.Tensor, start: int, stop: int) -> torch.Tensor:
 # -- optimizers -----------------------------------------------------------------------
 
 
+Beta = Annotated[float, Field(ge=0.0, lt=1.0)]
+
+
 class AdamParams(Params):
     lr: float = Field(2e-4, gt=0)
-    betas: tuple[float, float] = (0.5, 0.999)
+    betas: tuple[Beta, Beta] = (0.5, 0.999)
     eps: float = Field(1e-8, gt=0)
     weight_decay: float = Field(0.0, ge=0)
     amsgrad: bool = False

@@ -119,7 +119,13 @@ class Engine:
                 f"phases['{phase.name}'].updates: the networks {phase.spec.updates} have no "
                 f"trainable parameters."
             )
-        return comp.factory(params, **phase.optimizer.params.model_dump())
+        try:
+            return comp.factory(params, **phase.optimizer.params.model_dump())
+        except (ValueError, TypeError, RuntimeError) as exc:
+            raise SpecError(
+                f"phases['{phase.name}'].optimizer (type '{comp.name}'): {exc}. "
+                f"Fix the optimizer's parameters."
+            ) from None
 
     # -- planning ---------------------------------------------------------------------
     def plan(self, step: int | None = None) -> list[Execution]:
@@ -162,14 +168,26 @@ class Engine:
         """Compute one graph call and store its outputs in ``values``."""
         args = [self._provide(a, grad_nets, values) if isinstance(a, str) else a for a in call.args]
         graph_mode = bool(grad_nets) or any(o in self.model.leaf_nodes for o in call.outputs)
-        with torch.set_grad_enabled(graph_mode):
-            if call.func in self.networks:
-                self._set_requires_grad(call.func, call.func in grad_nets)
-                out = self.networks[call.func](*args)
-            else:
-                op = self.model.ops[call.func]
-                kwargs = {"generator": self.sampler_generator} if op.random else {}
-                out = op.factory(*args, **kwargs)
+        try:
+            with torch.set_grad_enabled(graph_mode):
+                if call.func in self.networks:
+                    self._set_requires_grad(call.func, call.func in grad_nets)
+                    out = self.networks[call.func](*args)
+                else:
+                    op = self.model.ops[call.func]
+                    kwargs = {"generator": self.sampler_generator} if op.random else {}
+                    out = op.factory(*args, **kwargs)
+        except (RuntimeError, ValueError, TypeError, IndexError) as exc:
+            shapes = ", ".join(
+                f"{a}{list(values[a].shape)}" if isinstance(a, str) else repr(a) for a in call.args
+            )
+            kind = "network" if call.func in self.networks else "op"
+            where = f"networks.{call.func}" if kind == "network" else "the graph"
+            raise SpecError(
+                f"graph.{call.key} = \"{call.text}\": {kind} '{call.func}' failed on {shapes}: "
+                f"{str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__}. "
+                f"Check the sizes in {where} against the nodes it reads (`gan inspect`)."
+            ) from None
         outputs = call.outputs
         if len(outputs) == 1:
             if isinstance(out, tuple | list):

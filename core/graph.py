@@ -59,7 +59,8 @@ def parse_call(key: str, expr: str) -> Call:
             f'{where} = {expr!r}: not a call expression. Write e.g. "G(z)" or "D(x, z_enc)".'
         ) from None
     body = tree.body
-    if not isinstance(body, ast.Call) or not isinstance(body.func, ast.Name):
+    func = _dotted_name(body.func) if isinstance(body, ast.Call) else None
+    if func is None:
         raise SpecError(
             f"{where} = {expr!r}: an expression must be one call of a network or op on node "
             f'names, e.g. "G(z)".'
@@ -93,7 +94,17 @@ def parse_call(key: str, expr: str) -> Call:
                 f"{where} = {expr!r}: arguments must be node names or numbers, "
                 f"not {ast.unparse(arg)!r}."
             )
-    return Call(outputs=outputs, func=body.func.id, args=tuple(args), text=expr.strip())
+    return Call(outputs=outputs, func=func, args=tuple(args), text=expr.strip())
+
+
+def _dotted_name(node: ast.expr) -> str | None:
+    """``G`` → "G"; ``aae.reparam`` → "aae.reparam" (plugin-prefixed op names)."""
+    if isinstance(node, ast.Name):
+        return node.id
+    if isinstance(node, ast.Attribute):
+        base = _dotted_name(node.value)
+        return f"{base}.{node.attr}" if base else None
+    return None
 
 
 @dataclass

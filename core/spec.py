@@ -272,7 +272,8 @@ def _dotted(loc: list[Any], data: Any) -> str:
     node = data
     for item in loc:
         if isinstance(item, int):
-            name = node[item].get("name") if isinstance(node, list) and item < len(node) else None
+            item_node = node[item] if isinstance(node, list) and item < len(node) else None
+            name = item_node.get("name") if isinstance(item_node, dict) else None
             parts[-1] += f"[{item}]" if not isinstance(name, str) else f"['{name}']"
             node = node[item] if isinstance(node, list) and item < len(node) else None
         else:

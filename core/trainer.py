@@ -128,6 +128,21 @@ class Trainer:
             ) from None
         return None
 
+    def _truncate_metrics(self, step: int) -> None:
+        """Drop log lines written after the checkpoint we resume from (they will be
+        written again), so metrics.jsonl stays one line per logged step."""
+        path = self.out / "metrics.jsonl"
+        if not path.is_file():
+            return
+        keep = []
+        for line in path.read_text(errors="replace").splitlines():
+            try:
+                if json.loads(line).get("step", 0) <= step:
+                    keep.append(line)
+            except (json.JSONDecodeError, AttributeError):
+                continue  # a line cut short by the kill
+        checkpoint.atomic_write_bytes(path, "".join(f"{line}\n" for line in keep).encode())
+
     def _check_resume_spec(self, meta: dict[str, str], path: Path) -> None:
         try:
             old = json.loads(meta.get("spec_json", "{}"))
@@ -157,6 +172,7 @@ class Trainer:
             tensors, meta = checkpoint.load(resume_from)
             self._check_resume_spec(meta, resume_from)
             engine.load_state_tensors(tensors, meta)
+            self._truncate_metrics(engine.step_count)
         else:
             (self.out / "spec.toml").write_text(self.spec.to_toml())
         total = self.total_steps(data.batches_per_epoch)

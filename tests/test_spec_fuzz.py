@@ -1,0 +1,202 @@
+"""Hostile specs: hypothesis generates malformed specs (wrong types, unknown or missing
+keys, unknown component types, graph cycles, losses on unknown nodes, phases updating
+unknown networks, absurd sizes, invalid TOML, non-UTF-8 bytes). Every one must end in a
+clean error (exit code 2, one message) — never a traceback. A mutation that happens to
+leave the spec valid must resolve and dry-run (exit code 0).
+
+The budget is ``--fuzz-examples`` (default 500); run more with e.g.
+``pytest tests/test_spec_fuzz.py --fuzz-examples 5000``.
+"""
+
+from __future__ import annotations
+
+import copy
+import math
+import tempfile
+from pathlib import Path
+
+import pytest
+import tomli_w
+from helpers import read_spec
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from typer.testing import CliRunner
+
+from gan.cli import app
+
+runner = CliRunner()
+
+
+def small_base() -> dict:
+    spec = read_spec("bigan")
+    for net in spec["networks"].values():
+        net["hidden"] = 16
+    spec["data"]["source"] = "digits"
+    return spec
+
+
+BASE = small_base()
+NODES = ["x", "y", "z", "z_enc", "x_fake", "d_real", "d_fake", "nope"]
+FUNCS = ["G", "E", "D", "cat", "one_hot", "interpolate", "eval", "zz"]
+
+
+def leaf_paths(data, prefix=()):
+    if isinstance(data, dict):
+        for k, v in data.items():
+            yield prefix + (k,)
+            yield from leaf_paths(v, prefix + (k,))
+    elif isinstance(data, list):
+        for i, v in enumerate(data):
+            yield prefix + (i,)
+            yield from leaf_paths(v, prefix + (i,))
+
+
+PATHS = list(leaf_paths(BASE))
+
+scalars = st.one_of(
+    st.integers(min_value=-(10**13), max_value=10**13),
+    st.sampled_from([0, -1, 10**12, 2**63 - 1]),
+    st.floats(allow_nan=True, allow_infinity=True),
+    st.text(max_size=12),
+    st.booleans(),
+)
+values = st.one_of(
+    scalars,
+    st.lists(scalars, max_size=3),
+    st.dictionaries(st.text(max_size=6), scalars, max_size=2),
+)
+expressions = st.one_of(
+    st.text(max_size=20),
+    st.builds(
+        lambda f, args: f"{f}({', '.join(args)})",
+        st.sampled_from(FUNCS),
+        st.lists(st.sampled_from(NODES + ["1", "-2.5", "G(z)", "x.y"]), max_size=3),
+    ),
+)
+
+
+def set_path(spec, path, value):
+    node = spec
+    for key in path[:-1]:
+        node = node[key]
+    node[path[-1]] = value
+
+
+def del_path(spec, path):
+    node = spec
+    for key in path[:-1]:
+        node = node[key]
+    del node[path[-1]]
+
+
+mutation = st.one_of(
+    st.tuples(st.just("set"), st.sampled_from(PATHS), values),
+    st.tuples(st.just("del"), st.sampled_from(PATHS), st.none()),
+    st.tuples(
+        st.just("add"),
+        st.sampled_from(
+            [(), ("train",), ("data",), ("networks", "G"), ("losses", "d_real"), ("phases", 0)]
+        ),
+        st.tuples(st.text(min_size=1, max_size=8), values),
+    ),
+    st.tuples(st.just("graph"), st.sampled_from(NODES[3:] + ["a", "b"]), expressions),
+    st.tuples(
+        st.just("type"),
+        st.sampled_from(
+            [("networks", "G"), ("samplers", "z"), ("losses", "d_fake"), ("phases", 0, "optimizer")]
+        ),
+        st.text(max_size=15),
+    ),
+    st.tuples(
+        st.just("size"),
+        st.sampled_from(
+            [
+                ("networks", "G", "hidden"),
+                ("samplers", "z", "dim"),
+                ("train", "batch_size"),
+                ("networks", "D", "latent_dim"),
+            ]
+        ),
+        st.sampled_from([0, -5, 10**12, 10**6, 3.5, "big"]),
+    ),
+)
+
+
+def apply(spec, mut):
+    kind, where, value = mut
+    try:
+        if kind == "set":
+            set_path(spec, where, value)
+        elif kind == "del":
+            del_path(spec, where)
+        elif kind == "add":
+            node = spec
+            for key in where:
+                node = node[key]
+            node[value[0]] = value[1]
+        elif kind == "graph":
+            spec.setdefault("graph", {})[where] = value
+        elif kind == "type":
+            node = spec
+            for key in where:
+                node = node[key]
+            node["type"] = value
+        elif kind == "size":
+            set_path(spec, where, value)
+    except (KeyError, IndexError, TypeError):
+        pass  # the path vanished under an earlier mutation: fine, keep fuzzing
+
+
+def check(content: bytes) -> None:
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / "spec.toml"
+        path.write_bytes(content)
+        result = runner.invoke(app, ["inspect", str(path)])
+    assert result.exit_code in (0, 2), (result.exit_code, result.output, result.exception)
+    assert result.exception is None or isinstance(result.exception, SystemExit), repr(
+        result.exception
+    )
+    assert "Traceback" not in result.output
+    if result.exit_code == 2:
+        assert result.output.startswith("error: ") and len(result.output) > 20, result.output
+
+
+def dump(spec) -> bytes | None:
+    try:
+        return tomli_w.dumps(spec).encode()
+    except (TypeError, ValueError):
+        return None  # not representable in TOML (e.g. a key that is not a string)
+
+
+def fuzz_settings(request, share: float):
+    n = max(1, math.ceil(request.config.getoption("--fuzz-examples") * share))
+    return settings(
+        max_examples=n,
+        deadline=None,
+        derandomize=True,
+        database=None,
+        suppress_health_check=list(HealthCheck),
+    )
+
+
+def test_mutated_specs_fail_cleanly(request):
+    @fuzz_settings(request, 0.8)
+    @given(st.lists(mutation, min_size=1, max_size=3))
+    def run(mutations):
+        spec = copy.deepcopy(BASE)
+        for mut in mutations:
+            apply(spec, mut)
+        content = dump(spec)
+        if content is not None:
+            check(content)
+
+    run()
+
+
+def test_garbage_files_fail_cleanly(request):
+    @fuzz_settings(request, 0.2)
+    @given(st.one_of(st.binary(max_size=200), st.text(max_size=200).map(str.encode)))
+    def run(content):
+        check(content)
+
+    run()
