@@ -1,0 +1,188 @@
+"""Adversarial autoencoders (Makhzani et al., 2016): the Gaussian-prior AAE of the seed
+and the paper's §6 unsupervised-clustering AAE.
+
+Phase semantics, one engine step against a hand-written PyTorch step, and a short run.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+import math
+from pathlib import Path
+
+import torch
+import torch.nn.functional as F
+from typer.testing import CliRunner
+
+from gan.cli import app
+from gan.core.spec import load_spec
+from gan.core.trainer import Trainer
+from gan.testing import assert_changed, assert_same_parameters, record_step, tiny_engine
+
+ADAM = {"lr": 2e-4, "betas": (0.5, 0.999)}
+# The clustering networks are 2 × 3000 units; the tests shrink them to stay fast.
+SMALL = [f"networks.{n}.hidden=[64, 64]" for n in ("E", "Dec", "D_y", "D_z")]
+
+
+def _frozen_except_buffers(before: torch.nn.Module, after: torch.nn.Module, name: str) -> None:
+    b, a = before.state_dict(), after.state_dict()
+    for key in b:
+        if "running" in key or "num_batches" in key:
+            continue  # BatchNorm statistics move in any forward pass in train mode
+        assert torch.equal(b[key], a[key]), f"{name}.{key} changed"
+
+
+def _short_run(spec: str, tmp_path: Path, *extra: str) -> None:
+    overrides = ["data.source=digits", "train.steps=3", "train.batch_size=16", *extra]
+    Trainer(load_spec(spec, overrides), tmp_path / "run", quiet=True).run()
+    assert list((tmp_path / "run" / "checkpoints").glob("*.safetensors"))
+    records = [
+        json.loads(line) for line in (tmp_path / "run/metrics.jsonl").read_text().splitlines()
+    ]
+    losses = {k: v for r in records for k, v in r.items() if "/" in k}
+    assert losses and all(math.isfinite(v) for v in losses.values())
+
+
+# -- Gaussian-prior AAE (specs/aae.toml) -----------------------------------------------
+
+
+def test_inspect_resolves():
+    for name in ("aae", "aae_clustering"):
+        result = CliRunner().invoke(app, ["inspect", f"specs/{name}.toml"])
+        assert result.exit_code == 0, result.output
+
+
+def test_plan_matches_seed():
+    plan = tiny_engine("aae").plan()
+    assert [ex.phase.name for ex in plan] == ["autoencoder", "discriminator"]
+    assert plan[0].phase.updates == {"E", "Dec"}
+    assert plan[1].phase.updates == {"D"}
+    assert dict(plan[0].phase.terms) == {"g_adv": 0.001, "recon": 0.999}
+    # E was stepped by the autoencoder phase: D's phase re-encodes, without gradients
+    encode = next(a for a in plan[1].actions if a.call.key == "z_enc, mu, logvar")
+    assert encode.compute and encode.grad_nets == frozenset()
+
+
+def test_discriminator_phase_leaves_autoencoder_untouched():
+    engine = tiny_engine("aae", "phases.autoencoder.every=2")
+    engine.step_count = 1
+    rec = record_step(engine)
+    _frozen_except_buffers(rec.initial["E"], engine.networks["E"], "E")
+    _frozen_except_buffers(rec.initial["Dec"], engine.networks["Dec"], "Dec")
+    assert_changed(rec.initial["D"], engine.networks["D"])
+
+
+def test_aae_one_step_equals_hand_written_pytorch():
+    engine = tiny_engine("aae")
+    rec = record_step(engine)
+    start = copy.deepcopy(rec.initial)
+    E, Dec, D = rec.initial["E"], rec.initial["Dec"], rec.initial["D"]
+    src = rec.sources[0]
+    x, eps, z = src["x"], src["eps"], src["z"]
+    opt_ae = torch.optim.Adam([*E.parameters(), *Dec.parameters()], **ADAM)
+    opt_d = torch.optim.Adam(D.parameters(), **ADAM)
+    torch.set_rng_state(rec.rng_state)
+
+    # autoencoder / generator: 0.001 · adversarial (codes → real) + 0.999 · L1
+    opt_ae.zero_grad()
+    z_enc = E(x, eps)[0]
+    x_rec = Dec(z_enc)
+    d_enc = D(z_enc)
+    g_adv = F.binary_cross_entropy_with_logits(d_enc, torch.ones_like(d_enc))
+    recon = F.l1_loss(x_rec, x)
+    (0.001 * g_adv + 0.999 * recon).backward()
+    opt_ae.step()
+
+    # discriminator: prior → 1, codes of the *updated* encoder (no gradient) → 0
+    opt_d.zero_grad()
+    with torch.no_grad():
+        z_enc = E(x, eps)[0]
+    d_prior = D(z)
+    d_enc = D(z_enc)
+    d_real = F.binary_cross_entropy_with_logits(d_prior, torch.ones_like(d_prior))
+    d_fake = F.binary_cross_entropy_with_logits(d_enc, torch.zeros_like(d_enc))
+    (0.5 * d_real + 0.5 * d_fake).backward()
+    opt_d.step()
+
+    assert_same_parameters(engine.networks, rec.initial)
+    for net in ("E", "Dec", "D"):
+        assert_changed(start[net], engine.networks[net])
+    assert abs(rec.losses["autoencoder/recon"] - recon.item()) < 1e-5
+    assert abs(rec.losses["discriminator/d_fake"] - d_fake.item()) < 1e-5
+
+
+def test_aae_short_run_writes_checkpoint(tmp_path):
+    _short_run("aae", tmp_path)
+
+
+# -- unsupervised clustering (specs/aae_clustering.toml) -------------------------------
+
+
+def test_clustering_plan_matches_paper():
+    plan = tiny_engine("aae_clustering", *SMALL).plan()
+    assert [ex.phase.name for ex in plan] == ["reconstruction", "regularisation", "generator"]
+    assert plan[0].phase.updates == {"E", "Dec"}
+    assert plan[1].phase.updates == {"D_y", "D_z"}
+    assert plan[2].phase.updates == {"E"}
+    # the encoder's outputs are computed once after the reconstruction step and reused
+    reused = {a.call.key for a in plan[2].actions if not a.compute}
+    assert reused == {"y_logits, z_enc", "y_enc"}
+
+
+def test_clustering_generator_phase_updates_encoder_only():
+    engine = tiny_engine(
+        "aae_clustering", *SMALL, "phases.reconstruction.every=2", "phases.regularisation.every=2"
+    )
+    engine.step_count = 1
+    assert [ex.phase.name for ex in engine.plan()] == ["generator"]
+    rec = record_step(engine)
+    for name in ("Dec", "D_y", "D_z"):
+        _frozen_except_buffers(rec.initial[name], engine.networks[name], name)
+    assert_changed(rec.initial["E"], engine.networks["E"])
+
+
+def test_clustering_one_step_equals_hand_written_pytorch():
+    engine = tiny_engine("aae_clustering", *SMALL)
+    rec = record_step(engine)
+    E, Dec, D_y, D_z = (rec.initial[n] for n in ("E", "Dec", "D_y", "D_z"))
+    src = rec.sources[0]
+    x, c, s = src["x"], src["c"], src["s"]
+    opt_rec = torch.optim.Adam([*E.parameters(), *Dec.parameters()], **ADAM)
+    opt_reg = torch.optim.Adam([*D_y.parameters(), *D_z.parameters()], **ADAM)
+    opt_gen = torch.optim.Adam(E.parameters(), **ADAM)
+    torch.set_rng_state(rec.rng_state)
+
+    def bce(logits: torch.Tensor, label: float) -> torch.Tensor:
+        return F.binary_cross_entropy_with_logits(logits, torch.full_like(logits, label))
+
+    # reconstruction: E and Dec minimise the squared error
+    opt_rec.zero_grad()
+    y_logits, z_enc = E(x)
+    recon = F.mse_loss(Dec(torch.softmax(y_logits, -1), z_enc), x)
+    recon.backward()
+    opt_rec.step()
+
+    # regularisation: both adversaries, prior samples → 1, (detached) codes → 0
+    opt_reg.zero_grad()
+    y_logits, z_enc = E(x)
+    y_enc = torch.softmax(y_logits, -1)
+    y_prior = F.one_hot(c, 16).float()
+    d_loss = 0.5 * (bce(D_y(y_prior), 1.0) + bce(D_y(y_enc.detach()), 0.0))
+    d_loss = d_loss + 0.5 * (bce(D_z(s), 1.0) + bce(D_z(z_enc.detach()), 0.0))
+    d_loss.backward()
+    opt_reg.step()
+
+    # generator: the encoder (same forward, reused) fools both updated adversaries
+    opt_gen.zero_grad()
+    gy, gz = bce(D_y(y_enc), 1.0), bce(D_z(z_enc), 1.0)
+    (gy + gz).backward()
+    opt_gen.step()
+
+    assert_same_parameters(engine.networks, rec.initial)
+    assert abs(rec.losses["reconstruction/recon"] - recon.item()) < 1e-5
+    assert abs(rec.losses["generator/gz"] - gz.item()) < 1e-5
+
+
+def test_clustering_short_run_writes_checkpoint(tmp_path):
+    _short_run("aae_clustering", tmp_path, *SMALL)
