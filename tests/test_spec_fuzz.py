@@ -15,7 +15,6 @@ import math
 import tempfile
 from pathlib import Path
 
-import pytest
 import tomli_w
 from helpers import read_spec
 from hypothesis import HealthCheck, given, settings
@@ -43,12 +42,12 @@ FUNCS = ["G", "E", "D", "cat", "one_hot", "interpolate", "eval", "zz"]
 def leaf_paths(data, prefix=()):
     if isinstance(data, dict):
         for k, v in data.items():
-            yield prefix + (k,)
-            yield from leaf_paths(v, prefix + (k,))
+            yield (*prefix, k)
+            yield from leaf_paths(v, (*prefix, k))
     elif isinstance(data, list):
         for i, v in enumerate(data):
-            yield prefix + (i,)
-            yield from leaf_paths(v, prefix + (i,))
+            yield (*prefix, i)
+            yield from leaf_paths(v, (*prefix, i))
 
 
 PATHS = list(leaf_paths(BASE))
@@ -70,7 +69,7 @@ expressions = st.one_of(
     st.builds(
         lambda f, args: f"{f}({', '.join(args)})",
         st.sampled_from(FUNCS),
-        st.lists(st.sampled_from(NODES + ["1", "-2.5", "G(z)", "x.y"]), max_size=3),
+        st.lists(st.sampled_from([*NODES, "1", "-2.5", "G(z)", "x.y"]), max_size=3),
     ),
 )
 
@@ -99,7 +98,7 @@ mutation = st.one_of(
         ),
         st.tuples(st.text(min_size=1, max_size=8), values),
     ),
-    st.tuples(st.just("graph"), st.sampled_from(NODES[3:] + ["a", "b"]), expressions),
+    st.tuples(st.just("graph"), st.sampled_from([*NODES[3:], "a", "b"]), expressions),
     st.tuples(
         st.just("type"),
         st.sampled_from(
