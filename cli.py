@@ -171,6 +171,36 @@ def plugins(
 
 @app.command()
 @friendly
+def init(
+    name: Annotated[str, typer.Argument(help="Name of the new spec (and its file).")],
+    from_: Annotated[str, typer.Option("--from", help="Shipped spec to start from.")] = "bigan",
+    out: Annotated[Path | None, typer.Option("--out", "-o", help="File to write.")] = None,
+) -> None:
+    """Start a new spec from a shipped one.
+
+    Example:
+
+      gan init mygan --from clustergan && gan inspect mygan.toml
+    """
+    from gan.core.spec import find_spec_file
+
+    source = find_spec_file(from_)
+    target = out or Path(f"{name}.toml")
+    if target.exists():
+        fail(f"'{target}' already exists; choose another name or --out.")
+    text = source.read_text()
+    lines = text.splitlines(keepends=True)
+    for i, line in enumerate(lines):
+        if line.startswith("name = "):
+            lines[i] = f'name = "{name}"\n'
+            break
+    header = f"#:schema ./gan-spec.schema.json\n# Started from {source.name} by `gan init`.\n"
+    target.write_text(header + "".join(lines))
+    typer.echo(f"wrote {target} (from {source.name}); check it with: gan inspect {target}")
+
+
+@app.command()
+@friendly
 def schema() -> None:
     """Print the JSON Schema of the spec (for editor validation and completion)."""
     from gan.core.schema import spec_schema

@@ -12,18 +12,13 @@ from __future__ import annotations
 
 import hashlib
 import json
-import sys
+import tomllib
 from pathlib import Path
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from gan.core.errors import SpecError, did_you_mean
-
-if sys.version_info >= (3, 11):
-    import tomllib
-else:  # pragma: no cover
-    import tomli as tomllib
 
 SPECS_DIR = Path(__file__).resolve().parent.parent / "specs"
 
@@ -93,6 +88,14 @@ class SampleSpec(Strict):
     n: int = Field(64, ge=1, le=4096)
 
 
+class LogSpec(Strict):
+    """Where training metrics go (``metrics.jsonl`` always; TensorBoard optionally)."""
+
+    tensorboard: bool = Field(
+        False, description="Also write TensorBoard event files (needs gan[tensorboard])."
+    )
+
+
 class Spec(Strict):
     """A whole GAN: data, latent samplers, networks, graph, losses, phases, training."""
 
@@ -106,6 +109,7 @@ class Spec(Strict):
     phases: list[PhaseSpec] = Field(min_length=1)
     train: TrainSpec = Field(default_factory=TrainSpec)
     sample: SampleSpec = Field(default_factory=SampleSpec)
+    log: LogSpec = Field(default_factory=LogSpec)
 
     @field_validator("phases")
     @classmethod

@@ -192,6 +192,7 @@ class Trainer:
         last_time = time.perf_counter()
         last_step = engine.step_count
         progress = Progress(total, engine.step_count, quiet=self.quiet)
+        self.tensorboard = self._tensorboard()
         engine.train_mode(True)
         try:
             while engine.step_count < total:
@@ -215,6 +216,9 @@ class Trainer:
                     metrics.write(json.dumps(record) + "\n")
                     metrics.flush()
                     progress.update(step, values, rate)
+                    if self.tensorboard is not None:
+                        for key, value in {**values, "steps_per_s": rate}.items():
+                            self.tensorboard.add_scalar(key, value, step)
                     sums, n = {}, 0
                 if step % t.sample_every == 0 or step == total:
                     self._save_samples(engine, sample_sources, step)
@@ -230,6 +234,20 @@ class Trainer:
         finally:
             metrics.close()
             progress.close()
+            if self.tensorboard is not None:
+                self.tensorboard.close()
+
+    def _tensorboard(self):
+        if not self.spec.log.tensorboard:
+            return None
+        try:
+            from torch.utils.tensorboard import SummaryWriter
+        except ImportError:
+            raise GanError(
+                "log.tensorboard = true needs the tensorboard package: "
+                "pip install 'gan[tensorboard]' (or set log.tensorboard = false)."
+            ) from None
+        return SummaryWriter(str(self.out / "tensorboard"), purge_step=self.engine.step_count)
 
     def _check_finite(self, sums: dict[str, torch.Tensor], n: int, step: int) -> dict[str, float]:
         """One host sync per log interval: read the accumulated losses, stop on NaN/Inf."""
@@ -298,6 +316,11 @@ class Trainer:
             normalize=True,
             value_range=(lo, hi),
         )
+        if getattr(self, "tensorboard", None) is not None:
+            from torchvision.utils import make_grid
+
+            grid = make_grid(out.cpu(), nrow=nrow, normalize=True, value_range=(lo, hi))
+            self.tensorboard.add_image("samples", grid, step)
 
     # -- signals ------------------------------------------------------------------------
     def _install_signal_handlers(self):

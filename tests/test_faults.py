@@ -17,17 +17,33 @@ from gan.core import checkpoint
 from gan.core.errors import CheckpointError
 from gan.testing import tiny_engine
 
-ARGS = ["--set", "data.source=digits", "--set", "train.batch_size=16",
-        "--set", "train.steps=100000", "--set", "train.checkpoint_every=100000",
-        "--set", "networks.G.hidden=64", "--set", "networks.E.hidden=64",
-        "--set", "networks.D.hidden=64", "--quiet"]
+ARGS = [
+    "--set",
+    "data.source=digits",
+    "--set",
+    "train.batch_size=16",
+    "--set",
+    "train.steps=100000",
+    "--set",
+    "train.checkpoint_every=100000",
+    "--set",
+    "networks.G.hidden=64",
+    "--set",
+    "networks.E.hidden=64",
+    "--set",
+    "networks.D.hidden=64",
+    "--quiet",
+]
 
 
 @pytest.mark.parametrize(("signum", "code"), [(signal.SIGINT, 130), (signal.SIGTERM, 143)])
 def test_signal_saves_checkpoint_and_exits(tmp_path, signum, code):
     out = tmp_path / "run"
-    proc = subprocess.Popen([sys.executable, "-m", "gan", "run", "bigan", "--out", str(out),
-                             *ARGS], stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "gan", "run", "bigan", "--out", str(out), *ARGS],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
     deadline = time.time() + 120
     while not (out / "metrics.jsonl").exists() and time.time() < deadline:
         time.sleep(0.05)
@@ -55,8 +71,19 @@ def test_output_path_is_a_file(tmp_path):
     blocker = tmp_path / "file"
     blocker.write_text("not a folder")
     result = CliRunner().invoke(
-        app, ["run", "bigan", "--out", str(blocker / "run"), "--set", "data.source=digits",
-              "--set", "train.steps=1", "--quiet"])
+        app,
+        [
+            "run",
+            "bigan",
+            "--out",
+            str(blocker / "run"),
+            "--set",
+            "data.source=digits",
+            "--set",
+            "train.steps=1",
+            "--quiet",
+        ],
+    )
     assert result.exit_code == 2, result.output
     assert "Cannot write" in result.output and "Traceback" not in result.output
 

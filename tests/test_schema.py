@@ -1,0 +1,36 @@
+"""`gan schema` validates every shipped spec (and rejects a broken one)."""
+
+from __future__ import annotations
+
+import json
+import tomllib
+
+import jsonschema
+import pytest
+from helpers import SPECS
+from typer.testing import CliRunner
+
+from gan.cli import app
+
+
+@pytest.fixture(scope="module")
+def schema() -> dict:
+    result = CliRunner().invoke(app, ["schema"])
+    assert result.exit_code == 0, result.output
+    return json.loads(result.output)
+
+
+@pytest.mark.parametrize("path", sorted(SPECS.glob("*.toml")), ids=lambda p: p.stem)
+def test_shipped_spec_validates(schema, path):
+    jsonschema.validate(tomllib.loads(path.read_text()), schema)
+
+
+def test_schema_catches_typos(schema):
+    spec = tomllib.loads((SPECS / "bigan.toml").read_text())
+    spec["networks"]["G"]["latent_dimm"] = 3
+    with pytest.raises(jsonschema.ValidationError):
+        jsonschema.validate(spec, schema)
+    spec = tomllib.loads((SPECS / "bigan.toml").read_text())
+    spec["train"]["stepz"] = 3
+    with pytest.raises(jsonschema.ValidationError):
+        jsonschema.validate(spec, schema)
