@@ -147,7 +147,11 @@ def plugins(
             params = {
                 name: {
                     "type": str(getattr(f.annotation, "__name__", f.annotation)),
-                    "default": None if f.is_required() else repr(f.default),
+                    "default": (
+                        None
+                        if f.is_required()
+                        else repr(f.get_default(call_default_factory=True))
+                    ),
                 }
                 for name, f in comp.params.model_fields.items()
             }

@@ -146,7 +146,8 @@ class Optimizer(Component):
 
 @dataclass(frozen=True)
 class Metric(Component):
-    """``factory(params) -> metric``; see :mod:`gan.core.evaluate` for the protocol."""
+    """``factory(params) -> metric``. The hook is collected, but no command runs metrics
+    yet: ``[eval]`` and ``gan eval`` belong to the evaluation work still to come."""
 
     kind: ClassVar[str] = "metric"
 
