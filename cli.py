@@ -148,9 +148,7 @@ def plugins(
                 name: {
                     "type": str(getattr(f.annotation, "__name__", f.annotation)),
                     "default": (
-                        None
-                        if f.is_required()
-                        else repr(f.get_default(call_default_factory=True))
+                        None if f.is_required() else repr(f.get_default(call_default_factory=True))
                     ),
                 }
                 for name, f in comp.params.model_fields.items()
