@@ -16,18 +16,18 @@ import pytest
 
 from gan.core import checkpoint
 
-STEPS = 40
+STEPS = 400
 ARGS = [
     "--set",
     "data.source=digits",
     "--set",
     f"train.steps={STEPS}",
     "--set",
-    "train.checkpoint_every=4",
+    "train.checkpoint_every=10",
     "--set",
     "train.batch_size=16",
     "--set",
-    "train.log_every=4",
+    "train.log_every=10",
     "--set",
     "train.sample_every=1000",
     "--set",
@@ -65,7 +65,7 @@ def test_sigkill_then_resume_is_bit_identical(tmp_path, signum):
     while not checkpoint.list_checkpoints(ckpts) and time.time() < deadline:
         time.sleep(0.05)
     assert checkpoint.list_checkpoints(ckpts), victim.communicate()[1].decode()
-    time.sleep(random.uniform(0.0, 1.5))  # a random step after the first checkpoint
+    time.sleep(random.uniform(0.0, 0.8))  # a random step after the first checkpoint
     victim.send_signal(signum)
     victim.wait()
     killed_at = int(checkpoint.load(checkpoint.latest(ckpts))[1]["step"])
