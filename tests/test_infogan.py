@@ -3,17 +3,15 @@ against a hand-written PyTorch step (D, G, then the information phase over G and
 
 from __future__ import annotations
 
-import json
 import math
 from pathlib import Path
 
 import torch
 import torch.nn.functional as F
+from helpers import assert_short_run_writes_checkpoint
 from typer.testing import CliRunner
 
 from gan.cli import app
-from gan.core.spec import load_spec
-from gan.core.trainer import Trainer
 from gan.testing import assert_changed, assert_same_parameters, record_step, tiny_engine
 
 
@@ -94,25 +92,4 @@ def test_one_step_equals_hand_written_pytorch() -> None:
 
 
 def test_short_run_writes_checkpoint(tmp_path: Path) -> None:
-    spec = load_spec(
-        "infogan",
-        [
-            "data.source=digits",
-            "data.limit=128",
-            "train.steps=2",
-            "train.batch_size=8",
-            "train.device=cpu",
-            "train.log_every=1",
-            "train.checkpoint_every=2",
-            "train.sample_every=2",
-            "sample.n=4",
-        ],
-    )
-    Trainer(spec, tmp_path / "run", quiet=True).run()
-    assert list((tmp_path / "run" / "checkpoints").glob("*.safetensors"))
-    lines = (tmp_path / "run" / "metrics.jsonl").read_text().splitlines()
-    assert lines
-    for line in lines:
-        for key, value in json.loads(line).items():
-            if isinstance(value, float):
-                assert math.isfinite(value), (key, value)
+    assert_short_run_writes_checkpoint("infogan", tmp_path)
