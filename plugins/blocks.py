@@ -22,6 +22,9 @@ Size = int | Literal["image"]
 
 
 def activation(name: str, negative_slope: float = 0.2) -> nn.Module:
+    """A fresh activation module (never ``inplace``: an in-place activation after a
+    layer whose output autograd saved is what breaks the PyTorch-GAN ClusterGAN script
+    on torch 2)."""
     if name == "leaky_relu":
         return nn.LeakyReLU(negative_slope)
     return {"relu": nn.ReLU, "tanh": nn.Tanh, "elu": nn.ELU, "gelu": nn.GELU}[name]()

@@ -23,19 +23,27 @@ from torch import nn
 
 from gan.core.components import BuildContext, Network, Params
 from gan.core.hooks import hookimpl
+from gan.plugins.blocks import activation
 
 Activation = Literal["relu", "leaky_relu", "tanh", "elu"]
 OutputAct = Literal["none", "tanh", "sigmoid"]
 Init = Literal["pytorch", "normal"]
 
 
-def make_activation(name: str, negative_slope: float) -> nn.Module:
-    """A fresh activation module (never ``inplace``: an in-place activation after a
-    layer whose output autograd saved is what breaks the PyTorch-GAN ClusterGAN script
-    on torch 2)."""
-    if name == "leaky_relu":
-        return nn.LeakyReLU(negative_slope)
-    return {"relu": nn.ReLU, "tanh": nn.Tanh, "elu": nn.ELU}[name]()
+def fc_stack(
+    in_features: int, widths: list[int], p: ConvGeneratorParams | ConvDiscriminatorParams
+) -> tuple[list[nn.Module], int]:
+    """Linear → [BatchNorm1d] → activation for each width; returns the layers and the
+    output width. Shared by the generator (before reshaping) and the discriminator."""
+    layers: list[nn.Module] = []
+    prev = in_features
+    for width in widths:
+        layers.append(nn.Linear(prev, width))
+        if p.batchnorm:
+            layers.append(nn.BatchNorm1d(width, eps=p.batchnorm_eps))
+        layers.append(activation(p.activation, p.negative_slope))
+        prev = width
+    return layers, prev
 
 
 def init_weights(module: nn.Module, how: Init, std: float) -> None:
@@ -93,16 +101,9 @@ class ConvGenerator(nn.Module):
         self.start = (p.channels[0], h // 2**up, w // 2**up)
 
         def act() -> nn.Module:
-            return make_activation(p.activation, p.negative_slope)
+            return activation(p.activation, p.negative_slope)
 
-        fc: list[nn.Module] = []
-        prev = p.in_features
-        for width in [*p.fc, math.prod(self.start)]:
-            fc.append(nn.Linear(prev, width))
-            if p.batchnorm:
-                fc.append(nn.BatchNorm1d(width, eps=p.batchnorm_eps))
-            fc.append(act())
-            prev = width
+        fc, _ = fc_stack(p.in_features, [*p.fc, math.prod(self.start)], p)
         self.fc = nn.Sequential(*fc)
         conv: list[nn.Module] = []
         outs = [*p.channels[1:], c_img]
@@ -152,7 +153,7 @@ class ConvDiscriminator(nn.Module):
         c, h, w = ctx.image_shape
 
         def act() -> nn.Module:
-            return make_activation(p.activation, p.negative_slope)
+            return activation(p.activation, p.negative_slope)
 
         layers: list[nn.Module] = []
         for i, cout in enumerate(p.channels):
@@ -164,13 +165,8 @@ class ConvDiscriminator(nn.Module):
             if h < 1 or w < 1:
                 raise ValueError(f"the image is too small for {len(p.channels)} stride-2 convs")
         layers.append(nn.Flatten())
-        prev = c * h * w
-        for width in p.fc:
-            layers.append(nn.Linear(prev, width))
-            if p.batchnorm:
-                layers.append(nn.BatchNorm1d(width, eps=p.batchnorm_eps))
-            layers.append(act())
-            prev = width
+        fc, prev = fc_stack(c * h * w, p.fc, p)
+        layers += fc
         self.body = nn.Sequential(*layers)
         self.feature_width = prev
         self.multi = p.heads is not None

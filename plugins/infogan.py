@@ -31,13 +31,13 @@ from torch import nn
 
 from gan.core.components import BuildContext, Network
 from gan.core.hooks import hookimpl
+from gan.plugins.blocks import activation
 from gan.plugins.conv import (
     ConvDiscriminator,
     ConvDiscriminatorParams,
     ConvGenerator,
     ConvGeneratorParams,
     init_weights,
-    make_activation,
 )
 
 
@@ -71,7 +71,7 @@ class Discriminator(ConvDiscriminator):
         if p.batchnorm:
             q_layers.append(nn.BatchNorm1d(p.q_hidden, eps=p.batchnorm_eps))
         q_layers += [
-            make_activation(p.activation, p.negative_slope),
+            activation(p.activation, p.negative_slope),
             nn.Linear(p.q_hidden, p.classes + p.continuous),
         ]
         self.q = nn.Sequential(*q_layers)
