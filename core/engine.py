@@ -139,12 +139,18 @@ class Engine:
         return self._plans[key]
 
     # -- sources ----------------------------------------------------------------------
-    def draw_sources(self, batch: dict[str, torch.Tensor] | None = None) -> dict[str, torch.Tensor]:
-        """A data batch (``x``, ``y``) followed by every sampler, in spec order."""
+    def draw_sources(
+        self,
+        batch: dict[str, torch.Tensor] | None = None,
+        generator: torch.Generator | None = None,
+    ) -> dict[str, torch.Tensor]:
+        """A data batch (``x``, ``y``) followed by every sampler, in spec order, drawn
+        from ``generator`` (default: the training stream)."""
         values = dict(batch) if batch is not None else dict(self.data.next())
         n = values["x"].shape[0]
+        gen = generator if generator is not None else self.sampler_generator
         for name, draw in self.samplers.items():
-            values[name] = draw(n, self.sampler_generator, self.device)
+            values[name] = draw(n, gen, self.device)
         return values
 
     # -- computing nodes --------------------------------------------------------------

@@ -91,6 +91,7 @@ class Trainer:
         self.model = model or resolve(spec)
         self.device = pick_device(spec.train.device)
         self._stop_signal: int | None = None
+        self.tensorboard = None  # a SummaryWriter while training, if [log] asks for one
 
     # -- run folder -----------------------------------------------------------------
     def _prepare_folder(self) -> Path | None:
@@ -223,12 +224,10 @@ class Trainer:
                 if step % t.sample_every == 0 or step == total:
                     self._save_samples(engine, sample_sources, step)
                 if step % t.checkpoint_every == 0 or step == total:
-                    if sums:
-                        self._check_finite(sums, n, step)
+                    self._check_finite(sums, n, step)
                     self.save_checkpoint(engine)
                 if self._stop_signal is not None:
-                    if sums:
-                        self._check_finite(sums, n, step)
+                    self._check_finite(sums, n, step)
                     self.save_checkpoint(engine)
                     raise Interrupted(self._stop_signal, step)
         finally:
@@ -287,11 +286,11 @@ class Trainer:
         if node is None:
             return None
         n = min(self.spec.sample.n, len(images))
+        # a stream of its own, so grids are comparable across steps and drawing them
+        # does not move the training stream
         gen = torch.Generator(engine.sampler_generator.device).manual_seed(self.spec.train.seed + 2)
-        values = {"x": images[:n].to(self.device), "y": labels[:n].to(self.device)}
-        for name, draw in engine.samplers.items():
-            values[name] = draw(n, gen, self.device)
-        return values
+        batch = {"x": images[:n].to(self.device), "y": labels[:n].to(self.device)}
+        return engine.draw_sources(batch, generator=gen)
 
     def _save_samples(self, engine: Engine, sources, step: int) -> None:
         if sources is None:
@@ -316,7 +315,7 @@ class Trainer:
             normalize=True,
             value_range=(lo, hi),
         )
-        if getattr(self, "tensorboard", None) is not None:
+        if self.tensorboard is not None:
             from torchvision.utils import make_grid
 
             grid = make_grid(out.cpu(), nrow=nrow, normalize=True, value_range=(lo, hi))
