@@ -46,6 +46,8 @@ def friendly(fn):
         try:
             return fn(*args, **kwargs)
         except GanError as exc:
+            if getattr(exc, "shown_by_rank_0", False):  # torchrun: printed once, by rank 0
+                raise typer.Exit(exc.exit_code) from None
             fail(str(exc), exc.exit_code)
 
     return wrapper
@@ -88,8 +90,12 @@ def run(
     force: Annotated[bool, typer.Option(help="Overwrite an existing run folder.")] = False,
     device: Annotated[str | None, typer.Option(help="auto, cpu or cuda.")] = None,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress output.")] = False,
+    nproc: Annotated[
+        int | None,
+        typer.Option(min=1, help="Train in N processes on this machine (starts torchrun)."),
+    ] = None,
 ) -> None:
-    """Train a spec.
+    """Train a spec (also under torchrun: docs/distributed.md).
 
     Examples:
 
@@ -98,7 +104,11 @@ def run(
       gan run specs/bigan.toml --out runs/b --set data.root=../shared/data/mnist
 
       gan run bigan --out runs/b --resume
+
+      gan run bigan --nproc 2 --set data.source=digits
     """
+    from gan.core import distributed
+    from gan.core.resolve import resolve
     from gan.core.spec import load_spec
     from gan.core.trainer import Trainer
 
@@ -106,10 +116,22 @@ def run(
     if device:
         overrides.append(f"train.device={device}")
     loaded = load_spec(spec, overrides)
-    folder = _out_dir(loaded.name, out, resume, force)
-    trainer = Trainer(loaded, folder, resume=resume, force=force, quiet=quiet)
-    step = trainer.run()
-    typer.echo(f"done: {step} steps; run folder {folder}")
+    if nproc is not None and nproc > 1:
+        resolve(loaded)  # a spec error is reported here once, not by every process
+        folder = _out_dir(loaded.name, out, resume, force)  # one folder for all processes
+        args = ["run", spec, "--out", str(folder)]
+        for item in set_ or []:
+            args += ["--set", item]
+        flags = {"--resume": resume, "--force": force, "--quiet": quiet}
+        args += [flag for flag, on in flags.items() if on]
+        args += ["--device", device] if device else []
+        raise typer.Exit(distributed.launch(nproc, args))
+    with distributed.session(loaded.train.device) as ctx:
+        # under torchrun rank 0 picks the folder (runs/NAME-2 …) for every rank
+        folder = ctx.on_main(lambda: _out_dir(loaded.name, out, resume, force))
+        step = Trainer(loaded, folder, resume=resume, force=force, quiet=quiet, dist=ctx).run()
+    if ctx.is_main:
+        typer.echo(f"done: {step} steps; run folder {folder}")
 
 
 @app.command()
@@ -126,6 +148,122 @@ def inspect(
 
     info = describe(resolve(load_spec(spec, list(set_ or []))))
     typer.echo(json.dumps(info, indent=2) if as_json else render(info))
+
+
+@app.command()
+@friendly
+def bench(
+    spec: SpecArg,
+    steps: Annotated[int, typer.Option(min=1, help="Timed steps.")] = 50,
+    warmup: Annotated[int, typer.Option(min=0, help="Untimed steps first.")] = 3,
+    set_: SetOpt = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+) -> None:
+    """Time training steps of a spec: steps/s and where the time goes (data, forward,
+    backward, optimizer). Nothing is written.
+
+    Example:
+
+      gan bench cgan --steps 100 --set data.root=../shared/data/mnist
+    """
+    from gan.core.profile import make_engine, render, time_steps
+    from gan.core.spec import load_spec
+
+    loaded = load_spec(spec, list(set_ or []))
+    engine = make_engine(loaded)
+    result = time_steps(engine, steps, warmup)
+    if as_json:
+        typer.echo(json.dumps({"spec": loaded.name, **result.as_dict()}, indent=2))
+    else:
+        typer.echo(render(loaded.name, result, engine.device))
+
+
+RunArg = Annotated[str, typer.Argument(help="Run folder or .safetensors checkpoint.")]
+BestOpt = Annotated[bool, typer.Option("--best", help="Use the run's best.safetensors.")]
+DeviceOpt = Annotated[str, typer.Option(help="cpu, cuda or auto.")]
+
+
+@app.command("eval")
+@friendly
+def eval_(
+    run_or_checkpoint: RunArg,
+    set_: SetOpt = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+    best: BestOpt = False,
+    device: DeviceOpt = "cpu",
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress output.")] = False,
+) -> None:
+    """Compute the spec's [eval] metrics for a checkpoint.
+
+    Examples:
+
+      gan eval runs/clustergan
+
+      gan eval runs/cgan/checkpoints/step_00010000.safetensors --json
+
+      gan eval runs/bigan --set eval.limit=2000 --json
+    """
+    from gan.core.evaluate import Evaluation, run_metrics
+    from gan.core.restore import data_loader, restore
+
+    engine, file = restore(run_or_checkpoint, list(set_ or []), device, best)
+    if not engine.model.metrics:
+        raise GanError(
+            f"The spec of '{file}' declares no metrics. Add an [eval.metrics.NAME] table "
+            f"(see `gan schema` or specs/*.toml), or pass them with --set "
+            f"eval.metrics.NAME.type=... --set eval.metrics.NAME.node=..."
+        )
+    results = run_metrics(Evaluation(engine, data_loader(engine), quiet=quiet or as_json))
+    if as_json:
+        payload = {"checkpoint": str(file), "step": engine.step_count, "metrics": results}
+        typer.echo(json.dumps(payload, indent=2))
+        return
+    typer.echo(f"{file} (step {engine.step_count}, {engine.model.spec.eval.split} split)")
+    width = max(len(k) for k in results)
+    for key, value in results.items():
+        typer.echo(f"  {key:<{width}}  {value:.4f}")
+
+
+@app.command()
+@friendly
+def sample(
+    run_or_checkpoint: RunArg,
+    n: Annotated[int, typer.Option("-n", help="Samples in the main grid.")] = 100,
+    out: Annotated[Path, typer.Option("--out", "-o", help="PNG file of the main grid.")] = Path(
+        "samples.png"
+    ),
+    seed: Annotated[int, typer.Option(help="Seed of the latent draws.")] = 0,
+    set_: SetOpt = None,
+    best: BestOpt = False,
+    device: DeviceOpt = "cpu",
+) -> None:
+    """Draw sample grids from a checkpoint: one row per class/cluster where the spec's
+    [sample] sets `rows`, code traversals (`traverse`), reconstructions
+    (`reconstruction`). Extra grids go beside --out with a suffix.
+    """
+    from gan.core.restore import data_loader, restore
+    from gan.core.sampling import all_grids, save_grid
+
+    engine, file = restore(run_or_checkpoint, list(set_ or []), device, best)
+    spec = engine.model.spec
+    if spec.sample.node is None:
+        raise GanError(
+            f"The spec of '{file}' has no [sample] node. Pass one, e.g. --set sample.node=x_fake."
+        )
+    if not 1 <= n <= 4096:
+        raise GanError(f"-n {n}: give a number of samples between 1 and 4096.")
+    images, labels = data_loader(engine)(spec.eval.split)
+    out = out.with_suffix(".png")
+    try:
+        out.parent.mkdir(parents=True, exist_ok=True)
+        for grid in all_grids(engine, images, labels, n, seed):
+            path = out.with_name(f"{out.stem}{grid.suffix}.png")
+            save_grid(grid, path, tuple(spec.data.range))
+            typer.echo(f"wrote {path}")
+    except OSError as exc:
+        raise GanError(
+            f"Cannot write '{out}': {exc.strerror or exc}. Choose another --out."
+        ) from None
 
 
 @app.command()

@@ -34,8 +34,13 @@ def fsync_dir(folder: Path) -> None:
         os.close(fd)
 
 
+def _tmp_name(path: Path) -> Path:
+    """A per-process temporary name, so two processes writing one file never share it."""
+    return path.with_name(f".{path.name}.{os.getpid()}.tmp")
+
+
 def atomic_write_bytes(path: Path, data: bytes) -> None:
-    tmp = path.with_name(f".{path.name}.tmp")
+    tmp = _tmp_name(path)
     with open(tmp, "wb") as f:
         f.write(data)
         f.flush()
@@ -54,8 +59,7 @@ def save(path: Path, tensors: dict[str, torch.Tensor], metadata: dict[str, str])
         path.parent.mkdir(parents=True, exist_ok=True)
         atomic_write_bytes(path, save(tensors, metadata=meta))
     except OSError as exc:
-        tmp = path.with_name(f".{path.name}.tmp")
-        tmp.unlink(missing_ok=True)
+        _tmp_name(path).unlink(missing_ok=True)
         raise CheckpointError(
             f"Cannot write checkpoint '{path}': {exc.strerror or exc}. Free disk space or "
             f"choose a writable --out folder; earlier checkpoints are untouched."

@@ -146,8 +146,12 @@ class Optimizer(Component):
 
 @dataclass(frozen=True)
 class Metric(Component):
-    """``factory(params) -> metric``. The hook is collected, but no command runs metrics
-    yet: ``[eval]`` and ``gan eval`` belong to the evaluation work still to come."""
+    """``factory(params, evaluation) -> {key: float}``, declared under ``[eval.metrics]``.
+
+    ``evaluation`` is a :class:`gan.core.evaluate.Evaluation`: graph nodes on real data
+    of a split, nodes from fresh latent draws, labels and the data classifier. Parameters
+    declared as :data:`NodeRef` are checked against the graph when the spec is resolved.
+    """
 
     kind: ClassVar[str] = "metric"
 

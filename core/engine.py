@@ -20,6 +20,7 @@ from gan.core.components import Network, Optimizer
 from gan.core.errors import CheckpointError, SpecError
 from gan.core.graph import Call
 from gan.core.plan import Execution, build_plan, expand
+from gan.core.profile import StepTimer
 from gan.core.resolve import Model, Phase
 
 
@@ -109,6 +110,11 @@ class Engine:
             if spec.train.precision == "fp16" and self.device.type == "cuda"
             else None
         )
+        # Opt-in per-section timing (gan.core.profile.StepTimer); None costs nothing.
+        self.timer: StepTimer | None = None
+        # Multi-process runs: a gan.core.distributed.GradientSync that averages each
+        # phase's gradients over the ranks before its optimizer steps; None otherwise.
+        self.sync = None
 
     # -- construction -----------------------------------------------------------------
     def _optimizer(self, phase: Phase) -> torch.optim.Optimizer:
@@ -244,16 +250,25 @@ class Engine:
 
     def step(self, batch: dict[str, torch.Tensor] | None = None) -> StepResult:
         """One training step: every active phase, in order, following the plan."""
+        timer = self.timer  # sections: data, forward, backward, optimizer (core/profile.py)
+        if timer is not None:
+            timer.start()
         plan = self.plan()
         values = self.draw_sources(batch)
+        if timer is not None:
+            timer.lap("data")
         sums: dict[str, torch.Tensor] = {}
         counts: dict[str, int] = {}
         for ex in plan:
             if ex.resample:
                 values = self.draw_sources()
+                if timer is not None:
+                    timer.lap("data")
             phase = ex.phase
             opt = self.optimizers[phase.name]
             opt.zero_grad(set_to_none=True)
+            if timer is not None:
+                timer.lap("optimizer")
             with self.autocast():
                 for action in ex.actions:
                     if action.compute:
@@ -264,7 +279,9 @@ class Engine:
                     value = self.loss_value(term, phase.updates, values)
                     terms[f"{phase.name}/{term}"] = value.detach().float()
                     total = weight * value if total is None else total + weight * value
-            if self._skip_nonfinite and not bool(torch.isfinite(total)):
+            if timer is not None:
+                timer.lap("forward")
+            if self._skip_nonfinite and not self._finite_everywhere(total):
                 # train.on_nan = "skip": one host sync per phase is the price of skipping.
                 self.skipped[phase.name] = self.skipped.get(phase.name, 0) + 1
                 continue
@@ -273,13 +290,27 @@ class Engine:
                 counts[key] = counts.get(key, 0) + 1
             if self.scaler is not None:
                 self.scaler.scale(total).backward()
+            else:
+                total.backward()
+            if self.sync is not None:
+                self.sync.average_gradients(opt)
+            if timer is not None:
+                timer.lap("backward")
+            if self.scaler is not None:
                 self.scaler.step(opt)
                 self.scaler.update()
             else:
-                total.backward()
                 opt.step()
+            if timer is not None:
+                timer.lap("optimizer")
         self.step_count += 1
         return StepResult({k: v / counts[k] for k, v in sums.items()})
+
+    def _finite_everywhere(self, total: torch.Tensor) -> bool:
+        """Whether ``total`` is finite on every rank. Skipping must be agreed, or the
+        ranks that skip would miss the gradient all-reduce the others wait in."""
+        finite = torch.isfinite(total)
+        return self.sync.all_true(finite) if self.sync is not None else bool(finite)
 
     # -- state ------------------------------------------------------------------------
     def state_tensors(self) -> tuple[dict[str, torch.Tensor], dict[str, str]]:

@@ -37,6 +37,7 @@ ENTRY_POINT_GROUP = "gan.plugins"
 # metadata can never hide a built-in model.
 BUILTIN_PLUGINS = (
     "gan.core.builtins",
+    "gan.core.builtin_metrics",
     "gan.plugins.blocks",
     "gan.plugins.conv",
     "gan.plugins.bigan",

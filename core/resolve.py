@@ -17,6 +17,7 @@ from gan.core.components import (
     Component,
     DataSource,
     Loss,
+    Metric,
     Network,
     Op,
     Optimizer,
@@ -88,6 +89,7 @@ class Model:
     losses: dict[str, LossTerm]
     phases: list[Phase]
     leaf_nodes: frozenset[str] = field(default_factory=frozenset)
+    metrics: dict[str, Resolved] = field(default_factory=dict)
 
 
 def validate_params(component: Component, raw: dict[str, Any], where: str) -> Params:
@@ -183,11 +185,55 @@ def resolve(spec: Spec, registry: Registry | None = None) -> Model:
         opt = _resolve(registry, Optimizer, p.optimizer, f"{where}.optimizer")
         phases.append(Phase(i, p, opt, tuple(p.losses.items())))
 
-    if spec.sample.node is not None:
-        graph.require(spec.sample.node, "sample.node")
+    _check_sample(spec, graph, samplers)
+    metrics = {
+        name: _resolve_metric(registry, name, s, graph) for name, s in spec.eval.metrics.items()
+    }
+    if spec.eval.best is not None and spec.eval.best.split("/", 1)[0] not in metrics:
+        raise SpecError(
+            f"eval.best = '{spec.eval.best}': no metric named "
+            f"'{spec.eval.best.split('/', 1)[0]}' in [eval.metrics] ({known(metrics)}). "
+            f"Write 'METRIC/KEY', e.g. 'cluster/acc'."
+        )
     return Model(
-        spec, registry, source, ctx, samplers, networks, ops, graph, losses, phases, leaf_nodes
+        spec,
+        registry,
+        source,
+        ctx,
+        samplers,
+        networks,
+        ops,
+        graph,
+        losses,
+        phases,
+        leaf_nodes,
+        metrics,
     )
+
+
+def _check_sample(spec: Spec, graph: Graph, samplers: dict[str, Resolved]) -> None:
+    s = spec.sample
+    for key in ("node", "reconstruction"):
+        if getattr(s, key) is not None:
+            graph.require(getattr(s, key), f"sample.{key}")
+    for key in ("rows", "traverse"):
+        name = getattr(s, key)
+        if name is not None and name not in samplers:
+            raise SpecError(
+                f"sample.{key} = '{name}': not a sampler.{did_you_mean(name, samplers)} "
+                f"Samplers: {known(samplers)}."
+            )
+
+
+def _resolve_metric(registry: Registry, name: str, s: ComponentSpec, graph: Graph) -> Resolved:
+    where = f"eval.metrics.{name}"
+    _check_identifier(name, "eval.metrics")
+    resolved = _resolve(registry, Metric, s, where)
+    for key in node_ref_fields(resolved.component.params):
+        value = getattr(resolved.params, key)
+        if value is not None:
+            graph.require(value, f"{where}.{key}")
+    return resolved
 
 
 def _check_identifier(name: str, section: str) -> None:

@@ -71,6 +71,13 @@ class TrainSpec(Strict):
     seed: int = 0
     device: Literal["auto", "cpu", "cuda"] = "auto"
     precision: Literal["fp32", "bf16", "fp16"] = "fp32"
+    sync_batchnorm: bool = Field(
+        False,
+        description="Multi-process runs: BatchNorm statistics over all processes (GPUs only).",
+    )
+    channels_last: bool = Field(
+        False, description="Channels-last memory for networks (faster convolutions on GPUs)."
+    )
     log_every: int = Field(50, ge=1)
     checkpoint_every: int = Field(1000, ge=1)
     sample_every: int = Field(1000, ge=1)
@@ -79,13 +86,44 @@ class TrainSpec(Strict):
     max_parameters: int = Field(
         500_000_000, ge=1, description="Refuse networks larger than this (before allocating)."
     )
+    max_minutes: float | None = Field(
+        None,
+        gt=0,
+        description="Wall-clock budget: stop (with a checkpoint) once this many minutes pass.",
+    )
 
 
 class SampleSpec(Strict):
-    """What `gan run` draws into ``samples/*.png``."""
+    """What `gan run` draws into ``samples/*.png`` and what `gan sample` shows."""
 
     node: str | None = Field(None, description="Graph node holding generated images.")
     n: int = Field(64, ge=1, le=4096)
+    rows: str | None = Field(
+        None, description="A categorical sampler held fixed per row: one row per class/cluster."
+    )
+    traverse: str | None = Field(
+        None, description="A continuous sampler whose dimensions `gan sample` sweeps along rows."
+    )
+    reconstruction: str | None = Field(
+        None, description="A node reconstructing x: `gan sample` shows inputs beside it."
+    )
+
+
+class EvalSpec(Strict):
+    """Metrics (``gan eval``, and during training with ``every``)."""
+
+    split: Literal["train", "test"] = Field("test", description="Data split evaluated.")
+    limit: int | None = Field(10_000, ge=1, description="Evaluate the first N examples.")
+    batch_size: int = Field(500, ge=1, le=100_000)
+    seed: int = Field(0, description="Seed of the latent draws used by sample metrics.")
+    every: int | None = Field(None, ge=1, description="Evaluate every N training steps.")
+    best: str | None = Field(
+        None, description="Metric key (e.g. 'cluster/acc') that chooses best.safetensors."
+    )
+    best_mode: Literal["max", "min"] = "max"
+    metrics: dict[str, ComponentSpec] = Field(
+        default_factory=dict, description="Metric name → registered metric type + params."
+    )
 
 
 class LogSpec(Strict):
@@ -109,6 +147,7 @@ class Spec(Strict):
     phases: list[PhaseSpec] = Field(min_length=1)
     train: TrainSpec = Field(default_factory=TrainSpec)
     sample: SampleSpec = Field(default_factory=SampleSpec)
+    eval: EvalSpec = Field(default_factory=EvalSpec)
     log: LogSpec = Field(default_factory=LogSpec)
 
     @field_validator("phases")

@@ -7,6 +7,7 @@ from __future__ import annotations
 import contextlib
 import json
 import math
+import os
 import signal
 import sys
 import time
@@ -15,9 +16,9 @@ from typing import Any
 
 import torch
 
-from gan.core import checkpoint
+from gan.core import checkpoint, distributed
 from gan.core.data import BatchSource, load_split, scale
-from gan.core.engine import Engine, pick_device
+from gan.core.engine import Engine
 from gan.core.errors import CheckpointError, GanError, SpecError, TrainingError
 from gan.core.resolve import Model, resolve
 from gan.core.spec import Spec, spec_from_dict
@@ -32,6 +33,10 @@ RESUMABLE_CHANGES = {
     "train.keep_checkpoints",
     "train.device",
     "train.on_nan",
+    "train.sync_batchnorm",
+    "train.channels_last",
+    "train.max_minutes",
+    "eval",
     "sample.n",
     "description",
     "data.root",
@@ -55,12 +60,20 @@ def flatten(data: Any, prefix: str = "") -> dict[str, Any]:
 
 def spec_differences(old: dict[str, Any], new: dict[str, Any]) -> list[str]:
     a, b = flatten(old), flatten(new)
-    return sorted(k for k in set(a) | set(b) if a.get(k) != b.get(k) and k not in RESUMABLE_CHANGES)
+    return sorted(k for k in set(a) | set(b) if a.get(k) != b.get(k) and not _resumable(k))
 
 
-def load_data(model: Model, device: torch.device, split: str = "train"):
+def _resumable(key: str) -> bool:
+    """A key (or a key under a table) listed in RESUMABLE_CHANGES."""
+    return any(key == r or key.startswith(f"{r}.") for r in RESUMABLE_CHANGES)
+
+
+def load_data(model: Model, device: torch.device, split: str = "train", *, whole: bool = False):
+    """A split, scaled to the spec's pixel range. ``whole`` ignores ``data.limit`` (a
+    training-speed knob): evaluation judges and probes use the whole split."""
     spec = model.spec
-    images, labels = load_split(model.data_source, spec.data, split)
+    data_spec = spec.data.model_copy(update={"limit": None}) if whole else spec.data
+    images, labels = load_split(model.data_source, data_spec, split)
     expected = model.context.image_shape
     if tuple(images.shape[1:]) != tuple(expected):
         raise SpecError(
@@ -68,6 +81,9 @@ def load_data(model: Model, device: torch.device, split: str = "train"):
             f"networks were built for {tuple(expected)}. Set data.image_size / data.channels."
         )
     return scale(images, spec.data.range), labels
+
+
+BEST = "best.safetensors"  # kept beside the step checkpoints, never rotated away
 
 
 class Trainer:
@@ -82,6 +98,7 @@ class Trainer:
         force: bool = False,
         model: Model | None = None,
         quiet: bool = False,
+        dist: distributed.Context | None = None,
     ) -> None:
         self.spec = spec
         self.out = Path(out)
@@ -89,9 +106,17 @@ class Trainer:
         self.force = force
         self.quiet = quiet
         self.model = model or resolve(spec)
-        self.device = pick_device(spec.train.device)
+        # Under torchrun the rank and its device come from the environment; only rank 0
+        # writes the run folder or prints (docs/distributed.md).
+        self.dist = dist or distributed.context_from_env(spec.train.device)
+        self.device = self.dist.device
+        self.quiet = quiet or not self.dist.is_main
         self._stop_signal: int | None = None
         self.tensorboard = None  # a SummaryWriter while training, if [log] asks for one
+        self._evaluation = None  # built at the first [eval] every=N evaluation
+        self._best: float | None = None
+        self._train_data: tuple[torch.Tensor, torch.Tensor] | None = None
+        self._sample_data: tuple[torch.Tensor, torch.Tensor] | None = None
 
     # -- run folder -----------------------------------------------------------------
     def _prepare_folder(self) -> Path | None:
@@ -165,29 +190,42 @@ class Trainer:
     def run(self) -> int:
         images, labels = load_data(self.model, self.device)
         t = self.spec.train
-        data = BatchSource(images, labels, t.batch_size, t.seed, self.device)
+        ctx = self.dist
+        data = BatchSource(
+            images, labels, t.batch_size, t.seed, self.device, ctx.rank, ctx.world_size
+        )
         engine = Engine(self.model, self.device, data)
+        distributed.prepare_engine(engine, ctx)
         self.engine = engine
-        resume_from = self._prepare_folder()  # only once everything else has worked
+        # Rank 0 alone touches the run folder and reads the checkpoint; all ranks get the
+        # outcome (or the same error).
+        resume_from = ctx.on_main(self._prepare_folder)  # once everything else has worked
         if resume_from is not None:
-            tensors, meta = checkpoint.load(resume_from)
+            tensors, meta = ctx.on_main(lambda: checkpoint.load(resume_from))
             self._check_resume_spec(meta, resume_from)
             engine.load_state_tensors(tensors, meta)
-            self._truncate_metrics(engine.step_count)
-        else:
+            if ctx.is_main:
+                self._truncate_metrics(engine.step_count)
+        elif ctx.is_main:
             (self.out / "spec.toml").write_text(self.spec.to_toml())
+        distributed.reseed(engine, ctx)
         total = self.total_steps(data.batches_per_epoch)
-        sample_sources = self._sample_sources(engine, images, labels)
+        self._train_data = (images, labels)
+        n = min(self.spec.sample.n, len(images))
+        self._sample_data = (images[:n], labels[:n])
         old_handlers = self._install_signal_handlers()
         try:
-            self._loop(engine, total, sample_sources)
+            self._loop(engine, total)
         finally:
             self._restore_signal_handlers(old_handlers)
         return engine.step_count
 
-    def _loop(self, engine: Engine, total: int, sample_sources) -> None:
+    def _loop(self, engine: Engine, total: int) -> None:
         t = self.spec.train
-        metrics = open(self.out / "metrics.jsonl", "a")  # noqa: SIM115 - closed in finally
+        every = self.spec.eval.every
+        deadline = None if t.max_minutes is None else time.monotonic() + 60.0 * t.max_minutes
+        path = self.out / "metrics.jsonl" if self.dist.is_main else os.devnull
+        metrics = open(path, "a")  # noqa: SIM115 - closed in finally
         sums: dict[str, torch.Tensor] = {}
         n = 0
         last_time = time.perf_counter()
@@ -221,23 +259,44 @@ class Trainer:
                         for key, value in {**values, "steps_per_s": rate}.items():
                             self.tensorboard.add_scalar(key, value, step)
                     sums, n = {}, 0
+                late = deadline is not None and time.monotonic() > deadline
+                out_of_time = bool(self._agreed(int(late), step, total))
                 if step % t.sample_every == 0 or step == total:
-                    self._save_samples(engine, sample_sources, step)
-                if step % t.checkpoint_every == 0 or step == total:
+                    self._save_samples(engine, step)
+                if every is not None and (step % every == 0 or step == total or out_of_time):
+                    self._evaluate(engine, metrics, step)
+                if step % t.checkpoint_every == 0 or step == total or out_of_time:
                     self._check_finite(sums, n, step)
                     self.save_checkpoint(engine)
-                if self._stop_signal is not None:
+                if out_of_time:
+                    self._notice(
+                        f"train.max_minutes = {t.max_minutes} reached at step {step}; "
+                        f"checkpoint saved (continue with --resume and a larger budget)."
+                    )
+                    return
+                stop = self._agreed(self._stop_signal or 0, step, total)
+                if stop:
                     self._check_finite(sums, n, step)
                     self.save_checkpoint(engine)
-                    raise Interrupted(self._stop_signal, step)
+                    raise self.dist.shared(Interrupted(stop, step))
         finally:
             metrics.close()
             progress.close()
             if self.tensorboard is not None:
                 self.tensorboard.close()
 
+    def _agreed(self, value: int, step: int, total: int) -> int:
+        """A per-process decision (a signal arrived, time ran out) that every rank must
+        take at the same step. Under torchrun the ranks agree on the largest value at log
+        steps only (0 elsewhere), so there is no collective per step."""
+        if not self.dist.distributed:
+            return value
+        if step % self.spec.train.log_every and step != total:
+            return 0
+        return self.dist.max_int(value)
+
     def _tensorboard(self):
-        if not self.spec.log.tensorboard:
+        if not self.spec.log.tensorboard or not self.dist.is_main:
             return None
         try:
             from torch.utils.tensorboard import SummaryWriter
@@ -253,23 +312,35 @@ class Trainer:
         if not sums:
             return {}
         keys = list(sums)
-        values = torch.stack([sums[k].float() for k in keys]).div_(n).tolist()
+        # averaged over the ranks: every rank logs and decides on the same values
+        values = self.dist.mean(torch.stack([sums[k].float() for k in keys]).div_(n)).tolist()
         out = dict(zip(keys, values, strict=True))
         bad = [k for k, v in out.items() if not math.isfinite(v)]
         if bad and self.spec.train.on_nan == "stop":
             phase, term = bad[0].split("/", 1)
             last = checkpoint.latest(self.out / "checkpoints")
             kept = f"The last good checkpoint is '{last}'." if last else "No checkpoint was saved."
-            raise TrainingError(
-                f"Loss term '{term}' of phase '{phase}' became {out[bad[0]]} by step {step}. "
-                f"{kept} Lower the learning rate, check the loss inputs, or set "
-                f'train.on_nan = "skip" to skip such steps.'
+            raise self.dist.shared(  # the losses are averaged over ranks: all stop here
+                TrainingError(
+                    f"Loss term '{term}' of phase '{phase}' became {out[bad[0]]} by step "
+                    f"{step}. {kept} Lower the learning rate, check the loss inputs, or set "
+                    f'train.on_nan = "skip" to skip such steps.'
+                )
             )
         return out
 
     # -- checkpoints & samples --------------------------------------------------------
-    def save_checkpoint(self, engine: Engine, name: str | None = None) -> Path:
+    def _notice(self, text: str) -> None:
+        if not self.quiet:
+            print(text, file=sys.stderr, flush=True)
+
+    def save_checkpoint(
+        self, engine: Engine, name: str | None = None, extra: dict[str, str] | None = None
+    ) -> Path | None:
+        if not self.dist.is_main:
+            return None  # every rank holds the same state; rank 0 writes it
         tensors, meta = engine.state_tensors()
+        meta.update(extra or {})
         meta["spec_json"] = json.dumps(self.spec.canonical(), sort_keys=True)
         meta["spec_hash"] = self.spec.hash()
         meta["spec_toml"] = self.spec.to_toml()
@@ -281,45 +352,68 @@ class Trainer:
             checkpoint.commit(folder, path, self.spec.train.keep_checkpoints)
         return path
 
-    def _sample_sources(self, engine: Engine, images, labels):
-        node = self.spec.sample.node
-        if node is None:
-            return None
-        n = min(self.spec.sample.n, len(images))
-        # a stream of its own, so grids are comparable across steps and drawing them
-        # does not move the training stream
-        gen = torch.Generator(engine.sampler_generator.device).manual_seed(self.spec.train.seed + 2)
-        batch = {"x": images[:n].to(self.device), "y": labels[:n].to(self.device)}
-        return engine.draw_sources(batch, generator=gen)
-
-    def _save_samples(self, engine: Engine, sources, step: int) -> None:
-        if sources is None:
+    def _save_samples(self, engine: Engine, step: int) -> None:
+        if self.spec.sample.node is None or not self.dist.is_main:
             return
-        from torchvision.utils import save_image
+        from gan.core.sampling import sample_grid, save_grid
 
-        node = self.spec.sample.node
-        engine.train_mode(False)
-        try:
-            out = engine.evaluate([node], dict(sources))[node].float()
-        finally:
-            engine.train_mode(True)
-        if out.dim() == 2:
-            side = math.isqrt(out.shape[1] // self.model.context.image_shape[0])
-            out = out.view(out.shape[0], -1, side, side)
-        lo, hi = self.spec.data.range
-        nrow = max(1, math.isqrt(out.shape[0]))
-        save_image(
-            out.cpu(),
-            self.out / "samples" / f"step_{step:08d}.png",
-            nrow=nrow,
-            normalize=True,
-            value_range=(lo, hi),
-        )
+        # a stream of its own, re-seeded each time: grids are comparable across steps
+        # and drawing them does not move the training stream
+        gen = torch.Generator(engine.sampler_generator.device).manual_seed(self.spec.train.seed + 2)
+        images, labels = self._sample_data
+        grid = sample_grid(engine, images, labels, self.spec.sample.n, gen)
+        value_range = tuple(self.spec.data.range)
+        save_grid(grid, self.out / "samples" / f"step_{step:08d}.png", value_range)
         if self.tensorboard is not None:
             from torchvision.utils import make_grid
 
-            grid = make_grid(out.cpu(), nrow=nrow, normalize=True, value_range=(lo, hi))
-            self.tensorboard.add_image("samples", grid, step)
+            image = make_grid(grid.images, nrow=grid.nrow, normalize=True, value_range=value_range)
+            self.tensorboard.add_image("samples", image, step)
+
+    # -- evaluation -----------------------------------------------------------------------
+    def _evaluate(self, engine: Engine, metrics_file, step: int) -> None:
+        """``[eval] every``: metrics into metrics.jsonl; best.safetensors by ``eval.best``."""
+        from gan.core.evaluate import Evaluation, check_best_key, is_better, run_metrics
+
+        if self._evaluation is None:
+            self._evaluation = Evaluation(engine, self._load_split, quiet=self.quiet)
+        results = run_metrics(self._evaluation)
+        self._evaluation.reset_model_outputs()
+        record = {"step": step, "time": time.time(), **{f"eval/{k}": v for k, v in results.items()}}
+        metrics_file.write(json.dumps(record) + "\n")
+        metrics_file.flush()
+        if self.tensorboard is not None:
+            for key, value in results.items():
+                self.tensorboard.add_scalar(f"eval/{key}", value, step)
+        self._notice(f"eval step {step}: " + " ".join(f"{k}={v:.4g}" for k, v in results.items()))
+        e = self.spec.eval
+        if e.best is None:
+            return
+        check_best_key(self.spec, results)
+        if is_better(results[e.best], self._best_value(), e.best_mode):
+            path = self.save_checkpoint(
+                engine, BEST, extra={"best_metric": e.best, "best_value": repr(results[e.best])}
+            )
+            self._best = results[e.best]
+            self._notice(f"eval: new best {e.best}={results[e.best]:.4g} → {path}")
+
+    def _best_value(self) -> float | None:
+        """The best value so far; after a resume, read from best.safetensors."""
+        if self._best is None:
+            path = self.out / "checkpoints" / BEST
+            if path.is_file():
+                try:
+                    meta = checkpoint.load(path)[1]
+                    if meta.get("best_metric") == self.spec.eval.best:
+                        self._best = float(meta["best_value"])
+                except (CheckpointError, KeyError, ValueError):
+                    self._best = None  # unreadable: the next evaluation replaces it
+        return self._best
+
+    def _load_split(self, split: str):
+        if split == "train" and self._train_data is not None and self.spec.data.limit is None:
+            return self._train_data
+        return load_data(self.model, torch.device("cpu"), split, whole=True)
 
     # -- signals ------------------------------------------------------------------------
     def _install_signal_handlers(self):

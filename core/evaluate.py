@@ -1,0 +1,172 @@
+"""Running the ``[eval]`` metrics of a spec on a trained engine.
+
+A metric is a registered component (:class:`~gan.core.components.Metric`) whose
+factory receives its validated parameters and an :class:`Evaluation`: the engine in
+eval mode plus cached accessors for what metrics need — graph nodes computed on real
+data of a split, graph nodes computed from fresh latent draws, the true labels, and the
+data classifier. Metrics never see a model name; the spec says which nodes they read.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import torch
+
+from gan.core import classifier as judge
+from gan.core.engine import Engine
+from gan.core.errors import SpecError
+
+DataLoader = Callable[[str], tuple[torch.Tensor, torch.Tensor]]
+"""``split -> (scaled images, labels)`` on the CPU."""
+
+
+@dataclass
+class Evaluation:
+    """What a metric may read. Everything is computed once and cached."""
+
+    engine: Engine
+    load: DataLoader
+    quiet: bool = False
+    _data: dict[tuple[str, int | None], tuple[torch.Tensor, torch.Tensor]] = field(
+        default_factory=dict
+    )
+    _nodes: dict[tuple[str, str, int | None], torch.Tensor] = field(default_factory=dict)
+    _generated: dict[tuple[str, int], dict[str, torch.Tensor]] = field(default_factory=dict)
+    _classifier: judge.DataClassifier | None = None
+
+    @property
+    def spec(self):
+        return self.engine.model.spec
+
+    @property
+    def image_shape(self) -> tuple[int, int, int]:
+        return self.engine.model.context.image_shape
+
+    @property
+    def num_classes(self) -> int:
+        return self.engine.model.context.num_classes
+
+    def reset_model_outputs(self) -> None:
+        """Forget computed nodes (the networks changed); keep data and the classifier."""
+        self._nodes.clear()
+        self._generated.clear()
+
+    # -- real data ----------------------------------------------------------------------
+    def data(self, split: str | None = None, limit: int | None = None):
+        """(images, labels) of ``split``, first ``limit`` (default: the eval split with
+        ``eval.limit``; another split defaults to all of it)."""
+        if split is None:
+            split, limit = self.spec.eval.split, limit or self.spec.eval.limit
+        key = (split, limit)
+        if key not in self._data:
+            images, labels = self.load(split)
+            self._data[key] = (images[:limit], labels[:limit])
+        return self._data[key]
+
+    def labels(self, split: str | None = None, limit: int | None = None) -> torch.Tensor:
+        return self.data(split, limit)[1]
+
+    def real(self, node: str, split: str | None = None, limit: int | None = None) -> torch.Tensor:
+        """``node`` computed on the real examples of a split (CPU, float32 or int64)."""
+        if split is None:
+            split, limit = self.spec.eval.split, limit or self.spec.eval.limit
+        key = (node, split, limit)
+        if key not in self._nodes:
+            images, labels = self.data(split, limit)
+            gen = self._generator()
+            out = []
+            bs = self.spec.eval.batch_size
+            for i in range(0, len(images), bs):
+                batch = {"x": images[i : i + bs], "y": labels[i : i + bs]}
+                out.append(self._compute(node, batch, gen))
+            self._nodes[key] = torch.cat(out)
+        return self._nodes[key]
+
+    # -- generated data -------------------------------------------------------------------
+    def generated(self, nodes: tuple[str, ...], n: int) -> dict[str, torch.Tensor]:
+        """``nodes`` computed from ``n`` fresh latent draws (a fixed seed per evaluation,
+        so two checkpoints are compared on the same latents)."""
+        key = (",".join(nodes), n)
+        if key not in self._generated:
+            images, labels = self.data()
+            gen = self._generator()
+            bs = self.spec.eval.batch_size
+            parts: dict[str, list[torch.Tensor]] = {k: [] for k in nodes}
+            for i in range(0, n, bs):
+                m = min(bs, n - i)
+                idx = torch.arange(i, i + m) % len(images)
+                batch = {"x": images[idx], "y": labels[idx]}
+                values = self._compute_many(nodes, batch, gen)
+                for k in nodes:
+                    parts[k].append(values[k])
+            self._generated[key] = {k: torch.cat(v) for k, v in parts.items()}
+        return self._generated[key]
+
+    def as_images(self, t: torch.Tensor) -> torch.Tensor:
+        """A node's value as an image batch (generators may return flat vectors)."""
+        return t.float().reshape(len(t), *self.image_shape)
+
+    # -- the judge ------------------------------------------------------------------------
+    def classifier(self) -> judge.DataClassifier:
+        """The project's classifier of this data (trained on the train split, cached)."""
+        if self._classifier is None:
+            images, labels = self.data("train")
+            self._classifier = judge.load_or_train(
+                images, labels, self.num_classes, quiet=self.quiet
+            )
+        return self._classifier
+
+    # -- internals ------------------------------------------------------------------------
+    def _generator(self) -> torch.Generator:
+        device = self.engine.sampler_generator.device
+        return torch.Generator(device).manual_seed(self.spec.eval.seed)
+
+    def _compute(self, node: str, batch, gen) -> torch.Tensor:
+        return self._compute_many((node,), batch, gen)[node]
+
+    def _compute_many(self, nodes: tuple[str, ...], batch, gen) -> dict[str, torch.Tensor]:
+        device = self.engine.device
+        batch = {k: v.to(device) for k, v in batch.items()}
+        sources = self.engine.draw_sources(batch, generator=gen)
+        out = self.engine.evaluate(list(nodes), sources)
+        return {
+            k: v.detach().float().cpu() if v.is_floating_point() else v.cpu()
+            for k, v in out.items()
+        }
+
+
+def run_metrics(evaluation: Evaluation) -> dict[str, float]:
+    """Every metric of the spec's ``[eval]``, as ``{"metric/key": value}``."""
+    engine = evaluation.engine
+    results: dict[str, float] = {}
+    was_training = engine.networks.training
+    engine.train_mode(False)
+    try:
+        for name, resolved in engine.model.metrics.items():
+            values = resolved.component.factory(resolved.params, evaluation)
+            for key, value in values.items():
+                results[f"{name}/{key}"] = float(value)
+    finally:
+        engine.train_mode(was_training)
+    return results
+
+
+def is_better(value: float, best: float | None, mode: str) -> bool:
+    if not math.isfinite(value):
+        return False
+    if best is None:
+        return True
+    return value > best if mode == "max" else value < best
+
+
+def check_best_key(spec, results: dict[str, float]) -> None:
+    """``eval.best`` must name a key the metrics produced."""
+    key = spec.eval.best
+    if key is not None and key not in results:
+        raise SpecError(
+            f"eval.best = '{key}' is not among the computed metrics: "
+            f"{', '.join(sorted(results)) or '(none)'}. Use one of those keys."
+        )

@@ -1,0 +1,76 @@
+"""A trained engine back from a checkpoint (for ``gan eval`` and ``gan sample``).
+
+A checkpoint carries its spec (``spec_toml`` metadata), so a checkpoint file alone is
+enough: the spec is rebuilt from it, ``--set`` overrides apply on top (e.g. to add
+metrics or point ``data.root`` elsewhere), and the weights are loaded into a fresh
+engine. Overrides that change the networks fail on the shape check, naming the tensor.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import torch
+
+from gan.core import checkpoint
+from gan.core.engine import Engine, pick_device
+from gan.core.errors import CheckpointError
+from gan.core.resolve import resolve
+from gan.core.spec import parse_toml, spec_from_dict
+from gan.core.trainer import BEST, load_data
+
+
+def checkpoint_path(path: str | Path, best: bool = False) -> Path:
+    """A checkpoint file, or a run folder's newest (``best=True``: its best) checkpoint."""
+    path = Path(path).expanduser()
+    if path.is_file():
+        return path
+    if not path.exists():
+        raise CheckpointError(
+            f"'{path}' does not exist. Give a run folder (e.g. runs/bigan) or a .safetensors "
+            f"checkpoint written by `gan run`."
+        )
+    folder = path / "checkpoints" if (path / "checkpoints").is_dir() else path
+    if best:
+        if not (folder / BEST).is_file():
+            raise CheckpointError(
+                f"'{folder}' has no {BEST}: it is written when the spec's [eval] sets `every` "
+                f"and `best`. Drop --best to use the newest checkpoint."
+            )
+        return folder / BEST
+    found = checkpoint.latest(folder)
+    if found is None:
+        raise CheckpointError(
+            f"'{path}' holds no checkpoint. Give a run folder written by `gan run` (with a "
+            f"checkpoints/ folder) or a .safetensors file."
+        )
+    return found
+
+
+def restore(
+    path: str | Path,
+    overrides: list[str] | None = None,
+    device: str = "cpu",
+    best: bool = False,
+) -> tuple[Engine, Path]:
+    """The engine of a checkpoint with its weights loaded, in eval mode."""
+    file = checkpoint_path(path, best)
+    tensors, meta = checkpoint.load(file)
+    if "spec_toml" not in meta:
+        raise CheckpointError(f"'{file}' carries no spec; it was not written by `gan run`.")
+    data = parse_toml(meta["spec_toml"], f"the spec stored in '{file}'")
+    spec = spec_from_dict(data, [*(overrides or []), f"train.device={device}"], str(file))
+    model = resolve(spec)
+    engine = Engine(model, pick_device(device))
+    engine.load_state_tensors(tensors, meta)
+    engine.train_mode(False)
+    return engine, file
+
+
+def data_loader(engine: Engine):
+    """``split -> (images, labels)`` on the CPU, in the spec's pixel range."""
+
+    def load(split: str) -> tuple[torch.Tensor, torch.Tensor]:
+        return load_data(engine.model, torch.device("cpu"), split, whole=True)
+
+    return load
