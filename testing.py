@@ -27,14 +27,36 @@ from torch import nn
 from gan.core.data import BatchSource
 from gan.core.engine import Engine
 from gan.core.resolve import resolve
-from gan.core.spec import Spec, load_spec
+from gan.core.spec import Spec, load_spec, spec_from_dict
 from gan.core.trainer import load_data
 
 
+def reference_kernels(spec: Spec) -> Spec:
+    """``spec`` with every ``implementation = "auto"`` optimizer pinned to torch's
+    for-loop kernel: the one a hand-written ``torch.optim.Adam(...)`` uses on the CPU.
+
+    ``auto`` picks fused kernels where they are faster; they compute the same update
+    with a different rounding, which a parameter-for-parameter comparison at 1e-6 would
+    report. A fidelity test is about the step's math, so it compares like with like.
+    """
+    pins = [
+        f'phases.{p.name}.optimizer.implementation="for-loop"'
+        for p in resolve(spec).phases
+        if getattr(p.optimizer.params, "implementation", None) == "auto"
+    ]
+    return spec_from_dict(spec.canonical(), pins) if pins else spec
+
+
 def tiny_engine(
-    spec: str | Path | Spec, *overrides: str, batch_size: int = 16, limit: int = 256
+    spec: str | Path | Spec,
+    *overrides: str,
+    batch_size: int = 16,
+    limit: int = 256,
+    reference: bool = True,
 ) -> Engine:
-    """An engine on the offline ``digits`` data with a small batch, on the CPU."""
+    """An engine on the offline ``digits`` data with a small batch, on the CPU; with
+    ``reference``, its optimizers use the kernels of a hand-written step
+    (:func:`reference_kernels`)."""
     base = [
         "data.source=digits",
         f"data.limit={limit}",
@@ -42,6 +64,8 @@ def tiny_engine(
         "train.device=cpu",
     ]
     loaded = spec if isinstance(spec, Spec) else load_spec(spec, [*base, *overrides])
+    if reference:
+        loaded = reference_kernels(loaded)
     model = resolve(loaded)
     images, labels = load_data(model, torch.device("cpu"))
     t = loaded.train

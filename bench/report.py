@@ -1,0 +1,196 @@
+"""bench/results/speed.md from the results dictionary of bench/speed.py.
+
+Everything in the file is computed from the measured numbers (targets met or missed,
+the engine's time per section, the top ops), so that a rerun on another machine writes
+a report that is true for that machine.
+"""
+
+from __future__ import annotations
+
+VARIANTS = ("script", "tight", "engine", "engine_bf16")
+MLP_MODELS = ("bigan", "aae", "cgan")  # fully-connected networks only
+
+
+def _mib(n: float) -> str:
+    return f"{n / 2**20:.1f}"
+
+
+def _rate(row: dict, variant: str) -> float:
+    return row["steps_per_s"][variant]["median"]
+
+
+def _gflops(row: dict, variant: str) -> float:
+    return row["flops_per_step"][variant] * _rate(row, variant) / 1e9
+
+
+def speed_table(models: dict) -> list[str]:
+    lines = [
+        "| model | batch | script | tight | engine | engine bf16 | engine/script | "
+        "engine/tight | bf16/script |",
+        "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
+    ]
+    for name, row in models.items():
+        r = {v: _rate(row, v) for v in VARIANTS}
+        lines.append(
+            f"| {name} | {row['batch_size']} | {r['script']:.2f} | {r['tight']:.2f} | "
+            f"{r['engine']:.2f} | {r['engine_bf16']:.2f} | {r['engine'] / r['script']:.2f}× | "
+            f"{r['engine'] / r['tight']:.2f}× | {r['engine_bf16'] / r['script']:.2f}× |"
+        )
+    return lines
+
+
+def spread_table(models: dict) -> list[str]:
+    lines = [
+        "| model | " + " | ".join(f"{v} min–max" for v in VARIANTS) + " |",
+        "| --- |" + " ---: |" * len(VARIANTS),
+    ]
+    for name, row in models.items():
+        cells = [
+            f"{row['steps_per_s'][v]['min']:.2f}–{row['steps_per_s'][v]['max']:.2f}"
+            for v in VARIANTS
+        ]
+        lines.append(f"| {name} | " + " | ".join(cells) + " |")
+    return lines
+
+
+def flops_table(models: dict, peak: dict) -> list[str]:
+    lines = [
+        "| model | GFLOP/step script | GFLOP/step engine | GFLOP/s tight | GFLOP/s engine | "
+        "engine % fp32 peak | GFLOP/s bf16 | bf16 % bf16 peak |",
+        "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
+    ]
+    for name, row in models.items():
+        f = row["flops_per_step"]
+        eng, bf = _gflops(row, "engine"), _gflops(row, "engine_bf16")
+        lines.append(
+            f"| {name} | {f['script'] / 1e9:.3f} | {f['engine'] / 1e9:.3f} | "
+            f"{_gflops(row, 'tight'):.1f} | {eng:.1f} | {100 * eng / peak['fp32']:.0f}% | "
+            f"{bf:.1f} | {100 * bf / peak['bf16']:.0f}% |"
+        )
+    return lines
+
+
+def memory_table(models: dict) -> list[str]:
+    lines = [
+        "| model | params + optimizer state | data held: script / in-memory | "
+        "step peak above start: script | tight | engine | engine bf16 |",
+        "| --- | ---: | ---: | ---: | ---: | ---: | ---: |",
+    ]
+    for name, row in models.items():
+        d, p = row["data_bytes"], row["peak_step_bytes"]
+        lines.append(
+            f"| {name} | {_mib(row['state_bytes'])} | {_mib(d['script'])} / {_mib(d['engine'])} | "
+            + " | ".join(_mib(p[v]) for v in VARIANTS)
+            + " |"
+        )
+    return lines
+
+
+def sections_table(models: dict) -> list[str]:
+    names = ["data", "forward", "backward", "optimizer", "other"]
+    lines = [
+        "| model | " + " | ".join(f"{n} ms" for n in names) + " | top ops (engine, self CPU) |",
+        "| --- |" + " ---: |" * len(names) + " --- |",
+    ]
+    for name, row in models.items():
+        ms = row["engine_sections"]["ms_per_step"]
+        ops = ", ".join(f"{o['op']} {100 * o['share']:.0f}%" for o in row["top_ops"]["engine"][:4])
+        lines.append(f"| {name} | " + " | ".join(f"{ms[n]:.2f}" for n in names) + f" | {ops} |")
+    return lines
+
+
+def targets(models: dict, peak: dict) -> list[str]:
+    """One line per target and model: met or missed, with the number."""
+    out = []
+    for name, row in models.items():
+        r = {v: _rate(row, v) for v in VARIANTS}
+        checks = [
+            ("engine ≥ 1.3× script", r["engine"] / r["script"], 1.3),
+            ("engine ≥ 0.97× tight", r["engine"] / r["tight"], 0.97),
+            ("bf16 ≥ 2× script", r["engine_bf16"] / r["script"], 2.0),
+        ]
+        if name in MLP_MODELS:
+            checks.append(("engine ≥ 50% fp32 peak", _gflops(row, "engine") / peak["fp32"], 0.5))
+        cells = [
+            f"{what}: {'met' if v >= goal else 'MISSED'} ({v:.2f})" for what, v, goal in checks
+        ]
+        out.append(f"- **{name}**: " + "; ".join(cells))
+    return out
+
+
+def markdown(results: dict) -> str:
+    m, models = results["machine"], results["models"]
+    peak = m["matmul_peak_gflops"]
+    s = results["settings"]
+    head = [
+        "# Speed: engine vs hand-written PyTorch loops",
+        "",
+        "Written by `python bench/speed.py`"
+        + (" **--smoke (not a measurement)**" if results["smoke"] else "")
+        + f" in {results['seconds']:.0f} s. Machine: {m['cpu']}, {m['cores']} cores, "
+        f"torch {m['torch']} ({m['torch_threads']} threads), Python {m['python']}. "
+        f"Matmul peak measured in the same run ({peak['size']}² square matmuls, best window): "
+        f"fp32 {peak['fp32']:.0f} GFLOP/s, bf16 {peak['bf16']:.0f} GFLOP/s. "
+        f"1-minute load average at start / end: {m['load_average_at_start']:.1f} / "
+        f"{m['load_average_at_end']:.1f}"
+        + (
+            " — **the machine was busy: these numbers are not trustworthy**"
+            # at the end the load includes this benchmark's own threads: judge the start
+            if m["load_average_at_start"] > 0.5 * m["cores"] and not results["smoke"]
+            else ""
+        )
+        + ".",
+        "",
+        "Variants (bench/baselines.py, gan.core.engine): **script** = hand-written loop with "
+        "the seeds' data path (torchvision `MNIST` + `DataLoader` with per-sample "
+        "`Resize/ToTensor/Normalize`, numpy latents, `.item()` on the losses every step); "
+        "**tight** = the same loop on in-memory tensors with index sampling and no per-step "
+        "host sync; **engine** = `gan`'s Engine on `specs/<model>.toml`; **engine bf16** = "
+        '`train.precision = "bf16"` (CPU autocast). Same networks (gan\'s factories, same '
+        "seed), same losses and optimizer hyper-parameters, the spec's batch size.",
+        "",
+        f"## Steps per second (median of {s['repeats']} interleaved windows of ≥ "
+        f"{s['seconds']:g} s each, after a warm-up)",
+        "",
+        *speed_table(models),
+        "",
+        "Spread of the windows (steps/s):",
+        "",
+        *spread_table(models),
+        "",
+        "## Targets (issue #5)",
+        "",
+        *targets(models, peak),
+        "- bf16 quality (the model's metric within noise of fp32) is not measured here: "
+        "this benchmark times steps only.",
+        "",
+        "## FLOPs and achieved throughput",
+        "",
+        "FLOPs per step from `torch.utils.flop_counter.FlopCounterMode` over one step "
+        "(matmuls and convolutions, forward + backward, including the gradient penalty's "
+        "double backward; element-wise work is not counted). The engine computes fewer "
+        "FLOPs than the loops where a phase's frozen networks need no weight gradients.",
+        "",
+        *flops_table(models, peak),
+        "",
+        "## Memory",
+        "",
+        "MiB. *params + optimizer state*: parameters, buffers and Adam moments of every "
+        "phase's optimizer (the loops hold the same set). *data held*: the uint8 dataset "
+        "behind the DataLoader vs the pre-transformed float32 images in memory. *step "
+        "peak above start*: the largest tensor memory one step allocates on top of what "
+        "was live when it started (activations, gradients, temporaries), from the torch "
+        "profiler's CPU allocation events. Not the process RSS.",
+        "",
+        *memory_table(models),
+        "",
+        "## Where the engine's time goes",
+        "",
+        "From `gan bench` (gan.core.profile: the engine's opt-in section timer); `forward` "
+        "includes the loss terms (and the gradient penalty's `autograd.grad`), `optimizer` "
+        "includes `zero_grad`. Top ops: self CPU time of one profiled step.",
+        "",
+        *sections_table(models),
+        "",
+    ]
+    return "\n".join(head)

@@ -1,0 +1,178 @@
+"""Speed of the engine against hand-written PyTorch loops, for the five shipped models.
+
+    python bench/speed.py            # ~8 min on 2 cores; rewrites bench/results/speed.*
+    python bench/speed.py --smoke    # a few steps of everything, into a temporary folder
+
+For each model (its spec's batch size and networks), in one process, interleaved:
+
+* ``script``      hand-written loop, the seeds' data path (bench/baselines.py);
+* ``tight``       the same loop on in-memory tensors, no per-step host sync;
+* ``engine``      ``gan``'s Engine on specs/<model>.toml;
+* ``engine_bf16`` the same with ``train.precision = "bf16"`` (CPU autocast).
+
+Reported: steps/s (median of interleaved windows, after a warm-up), the ratios, FLOPs
+per step (FlopCounterMode), achieved GFLOP/s against an fp32/bf16 matmul peak measured
+in the same run, memory, and where the engine's time goes (gan.core.profile).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+os.environ.setdefault("KINETO_LOG_LEVEL", "5")  # the profiler's banner lines, off
+
+import torch
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+import baselines
+import measure
+import report
+
+from gan.core.profile import make_engine, time_steps
+from gan.core.resolve import resolve
+from gan.core.spec import load_spec
+from gan.core.trainer import load_data
+
+REPO = Path(__file__).resolve().parents[1]
+MODELS = ("bigan", "clustergan", "infogan", "aae", "cgan")
+DEFAULT_MNIST = REPO.parent / "shared" / "data" / "mnist"
+CPU = torch.device("cpu")
+
+
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
+    p.add_argument("--smoke", action="store_true", help="a few steps of everything (CI)")
+    p.add_argument("--out", type=Path, help="results folder (default bench/results; smoke: tmp)")
+    p.add_argument("--models", nargs="+", choices=MODELS, default=list(MODELS))
+    p.add_argument("--data-root", type=Path, default=DEFAULT_MNIST, help="MNIST IDX folder")
+    p.add_argument("--repeats", type=int, default=5, help="timed windows per variant")
+    p.add_argument("--seconds", type=float, default=3.0, help="length of one window")
+    p.add_argument("--batch-size", type=int, help="override the specs' batch size")
+    p.add_argument("--threads", type=int, help="torch threads (default: torch's choice)")
+    args = p.parse_args(argv)
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    if args.smoke:
+        # not a measurement: one thread keeps it quick even on a loaded CI machine
+        torch.set_num_threads(1)
+        args.repeats, args.seconds = 1, 0.0
+        args.batch_size = args.batch_size or 8
+        args.out = args.out or Path(tempfile.mkdtemp(prefix="gan-bench-smoke-"))
+    args.out = args.out or REPO / "bench" / "results"
+    return args
+
+
+def model_spec(name: str, args: argparse.Namespace, *extra: str):
+    overrides = [f"data.root={json.dumps(str(args.data_root))}", "train.device=cpu", *extra]
+    if args.batch_size:
+        overrides.append(f"train.batch_size={args.batch_size}")
+    if args.smoke and name == "clustergan":
+        overrides.append("phases.critic.repeat=1")  # smoke: the path, not the n_critic cost
+    return load_spec(REPO / "specs" / f"{name}.toml", overrides)
+
+
+def build_variants(name: str, args: argparse.Namespace) -> tuple[dict, dict]:
+    """The four step functions of one model, and what is needed to describe them."""
+    spec = model_spec(name, args)
+    model = resolve(spec)
+    t = spec.train
+    images, labels = load_data(model, CPU)
+    script_src = baselines.ScriptSource(
+        args.data_root, model.context.image_shape[-1], t.batch_size, t.seed
+    )
+    script, _ = baselines.build(name, model, script_src)
+    tight_src = baselines.TightSource(images, labels, t.batch_size, t.seed)
+    tight, _ = baselines.build(name, model, tight_src)
+    engine = make_engine(spec, CPU, (images, labels))
+    bf16 = make_engine(model_spec(name, args, 'train.precision="bf16"'), CPU, (images, labels))
+    steps = {"script": script, "tight": tight, "engine": engine.step, "engine_bf16": bf16.step}
+    info = {
+        "batch_size": t.batch_size,
+        "image_shape": list(model.context.image_shape),
+        "data_bytes": {
+            "script": script_src.data_bytes(),
+            "tight": tight_src.data_bytes(),
+            "engine": engine.data.images.nbytes + engine.data.labels.nbytes,
+        },
+        "state_bytes": measure.state_bytes(
+            list(engine.networks.values()), list(engine.optimizers.values())
+        ),
+        "engine": engine,
+    }
+    return steps, info
+
+
+def bench_model(name: str, args: argparse.Namespace) -> dict:
+    steps, info = build_variants(name, args)
+    engine = info.pop("engine")
+    warm = {k: measure.warm_up(s, 0.0 if args.smoke else 1.5, 1) for k, s in steps.items()}
+    flops = {k: measure.flops_per_step(s) for k, s in steps.items()}
+    profiles = {k: measure.profile_step(s) for k, s in steps.items()}
+    # about one window's worth of engine steps (ClusterGAN takes seconds per step)
+    n_sections = max(2, round(args.seconds * warm["engine"]))
+    sections = time_steps(engine, n_sections, warmup=0).as_dict()
+    rates = measure.interleaved_rates(steps, args.repeats, args.seconds, 1)
+    return {
+        **info,
+        "steps_per_s": {k: measure.summary(v) for k, v in rates.items()},
+        "flops_per_step": flops,
+        "peak_step_bytes": {k: p["peak_bytes"] for k, p in profiles.items()},
+        "top_ops": {k: p["top_ops"] for k, p in profiles.items()},
+        "engine_sections": sections,
+    }
+
+
+def machine(args: argparse.Namespace) -> dict:
+    cpu = platform.processor() or platform.machine()
+    info = Path("/proc/cpuinfo")
+    if info.is_file():
+        lines = info.read_text().splitlines()
+        names = [ln.split(":", 1)[1].strip() for ln in lines if ln.startswith("model name")]
+        cpu = names[0] if names else cpu
+    size, secs = (256, 0.05) if args.smoke else (1024, 1.0)
+    return {
+        "cpu": cpu,
+        "cores": os.cpu_count(),
+        # other processes' load: OpenMP threads collapse when the cores are oversubscribed
+        "load_average_at_start": os.getloadavg()[0],
+        "torch_threads": torch.get_num_threads(),
+        "torch": torch.__version__,
+        "python": platform.python_version(),
+        "matmul_peak_gflops": {
+            "fp32": measure.matmul_peak(torch.float32, size, secs),
+            "bf16": measure.matmul_peak(torch.bfloat16, size, secs),
+            "size": size,
+        },
+    }
+
+
+def main(argv: list[str] | None = None) -> dict:
+    args = parse_args(argv)
+    start = time.perf_counter()
+    results = {"smoke": args.smoke, "machine": machine(args), "models": {}}
+    results["settings"] = {"repeats": args.repeats, "seconds": args.seconds}
+    for name in args.models:
+        t0 = time.perf_counter()
+        results["models"][name] = bench_model(name, args)
+        row = results["models"][name]["steps_per_s"]
+        rates = " ".join(f"{k}={v['median']:.2f}" for k, v in row.items())
+        print(f"{name}: {rates} steps/s ({time.perf_counter() - t0:.0f} s)", flush=True)
+    results["seconds"] = time.perf_counter() - start
+    results["machine"]["load_average_at_end"] = os.getloadavg()[0]
+    args.out.mkdir(parents=True, exist_ok=True)
+    (args.out / "speed.json").write_text(json.dumps(results, indent=2) + "\n")
+    (args.out / "speed.md").write_text(report.markdown(results))
+    print(f"wrote {args.out / 'speed.md'} and speed.json in {results['seconds']:.0f} s")
+    return results
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,38 @@
+"""bench/speed.py --smoke: every model and variant runs and the results files are
+written. A few steps each; no timing assertion (CI machines are noisy)."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+from helpers import REPO
+
+MODELS = {"bigan", "clustergan", "infogan", "aae", "cgan"}
+VARIANTS = {"script", "tight", "engine", "engine_bf16"}
+
+
+def test_speed_benchmark_smoke(tmp_path, mnist_root):
+    out = tmp_path / "results"
+    cmd = [sys.executable, str(REPO / "bench" / "speed.py"), "--smoke", "--out", str(out)]
+    cmd += ["--data-root", str(mnist_root)]
+    proc = subprocess.run(cmd, capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    results = json.loads((out / "speed.json").read_text())
+    assert results["smoke"] is True
+    assert set(results["models"]) == MODELS
+    peak = results["machine"]["matmul_peak_gflops"]
+    assert peak["fp32"] > 0 and peak["bf16"] > 0
+    for name, row in results["models"].items():
+        assert set(row["steps_per_s"]) == VARIANTS, name
+        assert all(v["median"] > 0 for v in row["steps_per_s"].values()), name
+        assert all(f > 0 for f in row["flops_per_step"].values()), name
+        # the engine skips weight gradients of frozen networks: never more FLOPs
+        assert row["flops_per_step"]["engine"] <= row["flops_per_step"]["tight"], name
+        assert all(b > 0 for b in row["peak_step_bytes"].values()), name
+        assert set(row["engine_sections"]["ms_per_step"]) >= {"data", "forward", "backward"}
+    md = (out / "speed.md").read_text()
+    assert "--smoke" in md
+    for name in MODELS:
+        assert f"| {name} |" in md
