@@ -204,6 +204,13 @@ class BatchSource:
     checkpointed and restored exactly (``state_dict``). Incomplete last batches are
     dropped: every step sees ``batch_size`` examples, which keeps batch statistics and
     the latent samplers' batch size consistent.
+
+    With ``world_size`` processes every rank draws the same order (same seed) and takes
+    its own ``batch_size`` slice of each global batch of ``world_size * batch_size``, so
+    2 ranks with batch B see exactly the examples 1 rank with batch 2B sees.
+
+    The data stays on the GPU when it fits; otherwise each batch is gathered on the host
+    and copied from pinned memory without blocking.
     """
 
     def __init__(
@@ -213,17 +220,24 @@ class BatchSource:
         batch_size: int,
         seed: int,
         device: torch.device,
+        rank: int = 0,
+        world_size: int = 1,
     ) -> None:
-        if len(images) < batch_size:
+        self.global_batch = batch_size * world_size
+        if len(images) < self.global_batch:
+            per = f" × {world_size} processes" if world_size > 1 else ""
             raise DataError(
                 f"The data has {len(images)} training examples, fewer than one batch "
-                f"(train.batch_size = {batch_size}). Lower train.batch_size."
+                f"(train.batch_size = {batch_size}{per}). Lower train.batch_size."
             )
-        self.images = images.to(device)
-        self.labels = labels.to(device)
+        self.device = torch.device(device)
+        self.resident = _fits_on(self.device, images.nbytes + labels.nbytes)
+        self.images = images.to(self.device) if self.resident else images
+        self.labels = labels.to(self.device) if self.resident else labels
         self.batch_size = batch_size
+        self.rank = rank
         self.generator = torch.Generator().manual_seed(seed)
-        self.batches_per_epoch = len(images) // batch_size
+        self.batches_per_epoch = len(images) // self.global_batch
         self.epoch = 0
         self.position = 0
         self._order = self._permutation()
@@ -236,10 +250,14 @@ class BatchSource:
             self.epoch += 1
             self.position = 0
             self._order = self._permutation()
-        start = self.position * self.batch_size
+        start = self.position * self.global_batch + self.rank * self.batch_size
         idx = self._order[start : start + self.batch_size].to(self.images.device)
         self.position += 1
-        return {"x": self.images.index_select(0, idx), "y": self.labels.index_select(0, idx)}
+        x, y = self.images.index_select(0, idx), self.labels.index_select(0, idx)
+        if not self.resident:  # data kept on the host: pinned, asynchronous copy
+            x = x.pin_memory().to(self.device, non_blocking=True)
+            y = y.pin_memory().to(self.device, non_blocking=True)
+        return {"x": x, "y": y}
 
     def state_dict(self) -> dict[str, torch.Tensor]:
         return {
@@ -247,10 +265,27 @@ class BatchSource:
             "order": self._order.clone(),
             "epoch": torch.tensor(self.epoch),
             "position": torch.tensor(self.position),
+            "global_batch": torch.tensor(self.global_batch),
         }
 
     def load_state_dict(self, state: dict[str, torch.Tensor]) -> None:
+        """Restore the order and position. A checkpoint written with another number of
+        processes counted its position in global batches of another size: the position
+        is converted through the examples consumed, rounded up to a whole batch, so no
+        example is seen twice in the epoch (at most one global batch is skipped)."""
         self.generator.set_state(state["generator"])
         self._order = state["order"].clone()
         self.epoch = int(state["epoch"])
-        self.position = int(state["position"])
+        saved_batch = int(state.get("global_batch", self.batch_size))
+        consumed = int(state["position"]) * saved_batch
+        self.position = -(-consumed // self.global_batch)
+
+
+def _fits_on(device: torch.device, nbytes: int) -> bool:
+    """Whether a data set of ``nbytes`` should be kept on ``device``: always on the CPU;
+    on a GPU when it takes at most a quarter of the free memory (the rest is for the
+    networks and activations)."""
+    if device.type != "cuda":
+        return True
+    free, _ = torch.cuda.mem_get_info(device)
+    return nbytes <= free // 4
