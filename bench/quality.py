@@ -28,6 +28,7 @@ import torch
 
 REPO = Path(__file__).resolve().parent.parent
 DEFAULT_DATA = REPO.parent / "shared" / "data" / "mnist"
+ANALYSIS = REPO / "bench" / "quality_analysis.md"
 
 
 @dataclass
@@ -110,10 +111,11 @@ def gan(*args: str, log: Path) -> subprocess.CompletedProcess:
         return subprocess.run(cmd, stdout=subprocess.PIPE, stderr=f, text=True, cwd=REPO)
 
 
-def train_and_eval(entry: Entry, args, runs: Path) -> dict:
+def train_and_eval(entry: Entry, args, runs: Path, previous: dict | None = None) -> dict:
     out = runs / entry.spec.split("/")[-1].removesuffix(".toml")
     log = runs / f"{out.name}.log"
-    log.unlink(missing_ok=True)
+    if previous is None:
+        log.unlink(missing_ok=True)
     sets = [
         f"data.root={args.data}",
         "data.source=mnist",
@@ -123,25 +125,30 @@ def train_and_eval(entry: Entry, args, runs: Path) -> dict:
         "train.checkpoint_every=5000",
         *entry.overrides,
     ]
-    run_args = ["run", entry.spec, "--out", str(out), "--force", "-q"]
+    shown_out = out.relative_to(REPO) if out.is_relative_to(REPO) else out
+    run_args = ["run", entry.spec, "--out", str(shown_out), "--force", "-q"]
     for s in sets:
         run_args += ["--set", s]
+    if previous is not None:  # --eval-only: the run exists; evaluate it again
+        row = {k: v for k, v in previous.items() if k not in ("metrics", "value", "met")}
+    else:
+        start = time.perf_counter()
+        trained = gan(*run_args, log=log)
+        train_s = time.perf_counter() - start
+        row = {
+            "load_average_1min": round(os.getloadavg()[0], 2),
+            "model": entry.name,
+            "spec": entry.spec,
+            "overrides": sets,
+            "train_seconds": round(train_s, 1),
+            "command": "gan " + " ".join(f"'{a}'" if " " in a else a for a in run_args),
+        }
+        if trained.returncode != 0:
+            row["error"] = f"gan run exited {trained.returncode}; see {log}"
+            return row
     start = time.perf_counter()
-    trained = gan(*run_args, log=log)
-    train_s = time.perf_counter() - start
-    row = {
-        "load_average_1min": round(os.getloadavg()[0], 2),
-        "model": entry.name,
-        "spec": entry.spec,
-        "overrides": sets,
-        "train_seconds": round(train_s, 1),
-        "command": "gan " + " ".join(f"'{a}'" if " " in a else a for a in run_args),
-    }
-    if trained.returncode != 0:
-        row["error"] = f"gan run exited {trained.returncode}; see {log}"
-        return row
-    start = time.perf_counter()
-    evaluated = gan("eval", str(out), "--json", log=log)
+    # the shipped spec's [eval], so a changed metric definition applies to old runs too
+    evaluated = gan("eval", str(out), "--json", *eval_sets(entry.spec), log=log)
     row["eval_seconds"] = round(time.perf_counter() - start, 1)
     if evaluated.returncode != 0:
         row["error"] = f"gan eval exited {evaluated.returncode}; see {log}"
@@ -157,6 +164,18 @@ def train_and_eval(entry: Entry, args, runs: Path) -> dict:
     return row
 
 
+def eval_sets(spec: str) -> list[str]:
+    """--set overrides that replace a run's stored [eval] by the shipped spec's."""
+    import tomllib
+
+    data = tomllib.loads((REPO / spec).read_text()).get("eval", {})
+    out = []
+    for name, metric in data.get("metrics", {}).items():
+        for key, value in metric.items():
+            out += ["--set", f"eval.metrics.{name}.{key}={json.dumps(value)}"]
+    return out
+
+
 def fmt(entry: Entry, value: float | None) -> str:
     if value is None:
         return "—"
@@ -165,13 +184,19 @@ def fmt(entry: Entry, value: float | None) -> str:
 
 def write_report(rows: list[dict], args, path: Path) -> None:
     entries = {e.name: e for e in MODELS}
+    order = [e.name for e in MODELS]
+    rows = sorted(rows, key=lambda r: order.index(r["model"]))
+    budgets = sorted(
+        {o.split("=", 1)[1] for r in rows for o in r["overrides"] if "max_minutes=" in o}
+    )
+    minutes = " / ".join(budgets)
     lines = [
         "# MNIST quality benchmark",
         "",
-        f"Written by `python bench/quality.py --minutes {args.minutes} --seed {args.seed}` on "
+        f"Written by `python bench/quality.py --minutes {minutes} --seed {args.seed}` on "
         f"{time.strftime('%Y-%m-%d')} ({platform.processor() or platform.machine()}, "
         f"{os.cpu_count()} cores, torch {torch.__version__}, {torch.get_num_threads()} threads).",
-        f"Budget: **{args.minutes} min of training per model** (wall clock, `train.max_minutes`), "
+        f"Budget: **{minutes} min of training per model** (wall clock, `train.max_minutes`), "
         "then `gan eval` on the 10,000 MNIST test images. Seed "
         f"{args.seed}, one run per model. Hyper-parameters are the shipped specs' (from the "
         "papers), never tuned on the test split.",
@@ -216,6 +241,8 @@ def write_report(rows: list[dict], args, path: Path) -> None:
     for row in rows:
         lines.append(f"- {row['model']}: `{row['command']}` then `gan eval <out> --json`")
     lines.append("")
+    if ANALYSIS.is_file():  # hand-written reading of the committed run, kept separately
+        lines += ["", ANALYSIS.read_text().strip(), ""]
     path.write_text("\n".join(lines))
 
 
@@ -227,15 +254,24 @@ def main() -> None:
     parser.add_argument("--models", nargs="*", help="subset, e.g. CGAN BiGAN")
     parser.add_argument("--out", default=str(REPO / "bench" / "results"))
     parser.add_argument("--runs", default=str(REPO / "bench" / "runs" / "quality"))
+    parser.add_argument(
+        "--eval-only",
+        action="store_true",
+        help="re-evaluate the runs recorded in quality.json instead of training",
+    )
     args = parser.parse_args()
     chosen = [m for m in MODELS if not args.models or m.name.split()[0] in args.models]
     runs, out = Path(args.runs), Path(args.out)
     runs.mkdir(parents=True, exist_ok=True)
     out.mkdir(parents=True, exist_ok=True)
-    rows = []
+    recorded = {}
+    if (out / "quality.json").is_file():
+        recorded = {r["model"]: r for r in json.loads((out / "quality.json").read_text())}
+    rows = [r for name, r in recorded.items() if name not in {e.name for e in chosen}]
     for entry in chosen:
-        print(f"== {entry.name}: training for {args.minutes} min", flush=True)
-        rows.append(train_and_eval(entry, args, runs))
+        previous = recorded.get(entry.name) if args.eval_only else None
+        print(f"== {entry.name}: {'evaluating' if previous else 'training'}", flush=True)
+        rows.append(train_and_eval(entry, args, runs, previous))
         print(json.dumps({k: v for k, v in rows[-1].items() if k != "metrics"}), flush=True)
         (out / "quality.json").write_text(json.dumps(rows, indent=2))
         write_report(rows, args, out / "quality.md")

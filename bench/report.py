@@ -1,14 +1,21 @@
 """bench/results/speed.md from the results dictionary of bench/speed.py.
 
-Everything in the file is computed from the measured numbers (targets met or missed,
+Everything in the tables is computed from the measured numbers (targets met or missed,
 the engine's time per section, the top ops), so that a rerun on another machine writes
-a report that is true for that machine.
+a report that is true for that machine. ``bench/speed_analysis.md``, a hand-written
+reading of the committed run, is appended when present (a rerun elsewhere should
+update or delete it).
 """
 
 from __future__ import annotations
 
+from pathlib import Path
+
 VARIANTS = ("script", "tight", "engine", "engine_bf16")
 MLP_MODELS = ("bigan", "aae", "cgan")  # fully-connected networks only
+
+
+ANALYSIS = Path(__file__).resolve().parent / "speed_analysis.md"
 
 
 def _mib(n: float) -> str:
@@ -193,4 +200,6 @@ def markdown(results: dict) -> str:
         *sections_table(models),
         "",
     ]
+    if ANALYSIS.is_file() and not results["smoke"]:
+        head += [ANALYSIS.read_text().strip(), ""]  # the hand-written reading of the run
     return "\n".join(head)

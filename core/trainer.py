@@ -261,7 +261,7 @@ class Trainer:
                     sums, n = {}, 0
                 late = deadline is not None and time.monotonic() > deadline
                 out_of_time = bool(self._agreed(int(late), step, total))
-                if step % t.sample_every == 0 or step == total:
+                if step % t.sample_every == 0 or step == total or out_of_time:
                     self._save_samples(engine, step)
                 if every is not None and (step % every == 0 or step == total or out_of_time):
                     self._evaluate(engine, metrics, step)
