@@ -143,10 +143,12 @@ FUSED_DEVICES = ("cpu", "cuda")
 
 
 def _fusable(parameters: list) -> bool:
-    """Fused kernels need plain floating-point tensors on a CPU or CUDA device."""
+    """Fused kernels need plain floating-point tensors on a CPU or CUDA device.
+    ``parameters`` holds tensors or parameter groups (dicts with ``params``)."""
+    tensors = [t for p in parameters for t in (p["params"] if isinstance(p, dict) else [p])]
     return all(
         isinstance(p, torch.Tensor) and p.dtype.is_floating_point and p.device.type in FUSED_DEVICES
-        for p in parameters
+        for p in tensors
     )
 
 

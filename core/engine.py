@@ -125,6 +125,14 @@ class Engine:
                 f"phases['{phase.name}'].updates: the networks {phase.spec.updates} have no "
                 f"trainable parameters."
             )
+        if phase.spec.lr:  # one parameter group per network, some at their own rate
+            params = [
+                {
+                    "params": list(self.networks[name].parameters()),
+                    **({"lr": phase.spec.lr[name]} if name in phase.spec.lr else {}),
+                }
+                for name in phase.spec.updates
+            ]
         try:
             return comp.factory(params, **phase.optimizer.params.model_dump())
         except (ValueError, TypeError, RuntimeError) as exc:

@@ -163,6 +163,14 @@ def resolve(spec: Spec, registry: Registry | None = None) -> Model:
     phases = []
     for i, p in enumerate(spec.phases):
         where = f"phases['{p.name}']"
+        for net, lr in p.lr.items():
+            if net not in p.updates:
+                raise SpecError(
+                    f"{where}.lr.{net}: '{net}' is not among the networks this phase updates "
+                    f"({', '.join(p.updates)}).{did_you_mean(net, p.updates)}"
+                )
+            if not lr > 0:
+                raise SpecError(f"{where}.lr.{net} = {lr}: a learning rate must be positive.")
         for net in p.updates:
             if net not in networks:
                 raise SpecError(

@@ -62,6 +62,11 @@ class PhaseSpec(Strict):
     fresh_batch: bool = Field(
         False, description="Redraw data and latent samples before each repetition."
     )
+    lr: dict[str, float] = Field(
+        default_factory=dict,
+        description="Learning rate per updated network, overriding the optimizer's lr for "
+        "that network's parameter group (e.g. InfoGAN's information phase: G at G's rate).",
+    )
 
 
 class TrainSpec(Strict):

@@ -6,6 +6,7 @@ from __future__ import annotations
 import math
 from pathlib import Path
 
+import pytest
 import torch
 import torch.nn.functional as F
 from helpers import assert_short_run_writes_checkpoint
@@ -55,7 +56,9 @@ def test_one_step_equals_hand_written_pytorch() -> None:
     betas = (0.5, 0.999)
     opt_d = torch.optim.Adam(D.parameters(), lr=2e-4, betas=betas)
     opt_g = torch.optim.Adam(G.parameters(), lr=1e-3, betas=betas)
-    opt_info = torch.optim.Adam([*G.parameters(), *D.parameters()], lr=2e-4, betas=betas)
+    # the paper's rates in the information phase too: G at 1e-3, D (and its Q head) at 2e-4
+    groups = [{"params": G.parameters(), "lr": 1e-3}, {"params": D.parameters()}]
+    opt_info = torch.optim.Adam(groups, lr=2e-4, betas=betas)
     torch.set_rng_state(rec.rng_state)
     zc = torch.cat([z, F.one_hot(c_cat, 10).float(), c_cont], dim=1)
 
@@ -93,3 +96,21 @@ def test_one_step_equals_hand_written_pytorch() -> None:
 
 def test_short_run_writes_checkpoint(tmp_path: Path) -> None:
     assert_short_run_writes_checkpoint("infogan", tmp_path)
+
+
+def test_information_phase_has_a_rate_per_network() -> None:
+    engine = tiny_engine("infogan")
+    groups = engine.optimizers["information"].param_groups
+    assert [g["lr"] for g in groups] == [1e-3, 2e-4]
+    assert sum(len(g["params"]) for g in groups) == len(
+        [*engine.networks["G"].parameters(), *engine.networks["D"].parameters()]
+    )
+
+
+def test_lr_for_a_network_the_phase_does_not_update_is_refused() -> None:
+    from gan.core.errors import SpecError
+    from gan.core.resolve import resolve
+    from gan.core.spec import load_spec
+
+    with pytest.raises(SpecError, match=r"lr\.E.*not among the networks"):
+        resolve(load_spec("infogan", ["phases.information.lr.E=1e-3"]))
