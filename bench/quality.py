@@ -75,16 +75,7 @@ MODELS = [
         "9.55% error (16 clusters)",
         1 - 0.0955,
         as_error=True,
-        overrides=[
-            "networks.E.hidden=[1000, 1000]",
-            "networks.Dec.hidden=[1000, 1000]",
-            "networks.D_y.hidden=[1000, 1000]",
-            "networks.D_z.hidden=[1000, 1000]",
-        ],
         extra=["cluster/purity", "cluster/nmi", "recon/mse"],
-        deviations="hidden layers of 1000 units instead of the paper's 3000 (9× fewer "
-        "FLOPs per step): `gan bench specs/aae_clustering.toml` gives 3.7 steps/s at 3000 "
-        "units on this CPU (~2,200 steps in 10 min), against ~29 steps/s at 1000.",
     ),
     Entry(
         "BiGAN",
@@ -234,7 +225,7 @@ def write_report(rows: list[dict], args, path: Path) -> None:
         "128-d feature space, **not** Inception FID; `samples/judge_acc` is that classifier's "
         "own test accuracy.",
         "- Paper figures come from far longer training (BiGAN: 400 epochs; ClusterGAN: 30k "
-        "generator steps; AAE: thousands of epochs). A miss within this CPU budget is reported "
+        "generator steps). A miss within this CPU budget is reported "
         "as measured.",
         "",
         "## Reproduce",

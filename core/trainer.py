@@ -143,7 +143,10 @@ class Trainer:
                 for old in checkpoint.list_checkpoints(ckpt_dir):
                     old.unlink()
                 (ckpt_dir / checkpoint.LATEST).unlink(missing_ok=True)
+                (ckpt_dir / BEST).unlink(missing_ok=True)
                 (self.out / "metrics.jsonl").unlink(missing_ok=True)
+                for old in (self.out / "samples").glob("step_*.png"):
+                    old.unlink()  # grids of the overwritten run would pass for this one's
             probe = self.out / ".write-test"
             probe.write_text("ok")
             probe.unlink()
