@@ -67,6 +67,25 @@ def save(path: Path, tensors: dict[str, torch.Tensor], metadata: dict[str, str])
     return path
 
 
+PICKLE_PROTOCOLS = (b"\x02", b"\x03", b"\x04", b"\x05")
+
+
+def looks_like_pickle(path: Path) -> bool:
+    """A pickle (byte 0x80, then a protocol number) or a torch.save zip ("PK\\3\\4").
+
+    A safetensors file starts with its header's length (8 bytes, little endian) and then
+    "{"; that length's first byte can be 0x80 too (1 file in 256), so a well-formed
+    safetensors prefix is recognised first.
+    """
+    with open(path, "rb") as f:
+        head = f.read(9)
+    header_end = 8 + int.from_bytes(head[:8], "little")
+    if len(head) == 9 and head[8:9] == b"{" and header_end <= path.stat().st_size:
+        return False
+    is_pickle = head[:1] == b"\x80" and head[1:2] in PICKLE_PROTOCOLS
+    return is_pickle or head[:4] == b"PK\x03\x04"
+
+
 def load(path: str | Path) -> tuple[dict[str, torch.Tensor], dict[str, str]]:
     """Read a checkpoint safely: never executes anything, validates the format."""
     from safetensors import safe_open
@@ -76,9 +95,7 @@ def load(path: str | Path) -> tuple[dict[str, torch.Tensor], dict[str, str]]:
         path = latest(path) or path
     if not path.is_file():
         raise CheckpointError(f"Checkpoint '{path}' does not exist.")
-    with open(path, "rb") as f:
-        head = f.read(2)
-    if head[:1] == b"\x80" or head == b"PK":
+    if looks_like_pickle(path):
         raise CheckpointError(
             f"'{path}' is a pickle/torch.save file, not a safetensors checkpoint. gan never "
             f"loads pickles (they can run arbitrary code). Use a checkpoint written by gan."

@@ -120,3 +120,24 @@ def test_keep_last_k(tmp_path):
     names = [p.name for p in checkpoint.list_checkpoints(folder)]
     assert names == ["step_00000004.safetensors", "step_00000005.safetensors"]
     assert checkpoint.latest(folder).name == "step_00000005.safetensors"
+
+
+def test_safetensors_whose_first_byte_is_0x80_is_not_taken_for_a_pickle(tmp_path):
+    # the header length is little endian: 1 checkpoint in 256 starts with 0x80, like a
+    # pickle; such a checkpoint must load (it once failed resume as "a pickle file")
+    path = tmp_path / "c.safetensors"
+    for pad in range(300):
+        checkpoint.save(path, {"w": torch.ones(3)}, {"pad": "x" * pad})
+        if path.read_bytes()[:1] == b"\x80":
+            break
+    assert path.read_bytes()[:1] == b"\x80"
+    tensors, _ = checkpoint.load(path)
+    assert torch.equal(tensors["w"], torch.ones(3))
+
+
+@pytest.mark.parametrize("protocol", [2, 4, 5])
+def test_pickles_of_every_protocol_are_refused(tmp_path, protocol):
+    path = tmp_path / "p.safetensors"
+    path.write_bytes(pickle.dumps({"w": [1.0]}, protocol=protocol))
+    with pytest.raises(CheckpointError, match="pickle"):
+        checkpoint.load(path)
