@@ -241,7 +241,7 @@ def write_report(rows: list[dict], args, path: Path) -> None:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--minutes", type=float, default=14.0, help="training budget per model")
+    parser.add_argument("--minutes", type=float, default=10.0, help="training budget per model")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--data", default=str(DEFAULT_DATA), help="folder of the MNIST IDX files")
     parser.add_argument("--models", nargs="*", help="subset, e.g. CGAN BiGAN")

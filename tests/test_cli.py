@@ -100,3 +100,17 @@ def test_listing_commands(cmd):
     result = runner.invoke(app, cmd)
     assert result.exit_code == 0, result.output
     assert "bigan" in result.output
+
+
+def test_force_replaces_the_whole_previous_run(tmp_path):
+    out = tmp_path / "b"
+    base = ["bigan", "--out", str(out), "--set", "data.source=digits", *SHORT]
+    assert run(*base, "--set", "train.sample_every=1").exit_code == 0
+    assert len(list((out / "samples").glob("step_*.png"))) == 4
+    (out / "checkpoints" / "best.safetensors").write_bytes(b"from the old run")
+    result = run(*base, "--force", "--set", "train.steps=2")
+    assert result.exit_code == 0, result.output
+    assert sorted(p.name for p in (out / "samples").glob("*.png")) == ["step_00000002.png"]
+    assert not (out / "checkpoints" / "best.safetensors").exists()
+    steps = [json.loads(x)["step"] for x in (out / "metrics.jsonl").read_text().splitlines()]
+    assert max(steps) == 2
