@@ -214,7 +214,10 @@ def infogan(nets: dict[str, nn.Module], src: Source, spec: Spec) -> Step:
     betas = (0.5, 0.999)
     opt_d = adam(D.parameters(), lr=2e-4, betas=betas)
     opt_g = adam(G.parameters(), lr=1e-3, betas=betas)
-    opt_info = adam([*G.parameters(), *D.parameters()], lr=2e-4, betas=betas)
+    # the spec's information phase: G at the paper's 1e-3, D (with its Q head) at 2e-4
+    opt_info = adam(
+        [{"params": G.parameters(), "lr": 1e-3}, {"params": D.parameters()}], lr=2e-4, betas=betas
+    )
 
     def step() -> None:
         x, _ = src.batch()
