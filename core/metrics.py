@@ -20,13 +20,20 @@ from scipy.optimize import linear_sum_assignment
 from sklearn.metrics import adjusted_rand_score, normalized_mutual_info_score
 
 
+def contingency_with_ids(
+    pred: np.ndarray, labels: np.ndarray
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(cluster ids, class ids, counts ``[cluster, class]``), rows and columns in id order."""
+    clusters, p = np.unique(pred, return_inverse=True)
+    classes, t = np.unique(labels, return_inverse=True)
+    table = np.zeros((len(clusters), len(classes)), dtype=np.int64)
+    np.add.at(table, (p, t), 1)
+    return clusters, classes, table
+
+
 def contingency(pred: np.ndarray, labels: np.ndarray) -> np.ndarray:
     """Counts ``[cluster, class]``; clusters and classes are re-indexed densely."""
-    _, p = np.unique(pred, return_inverse=True)
-    _, t = np.unique(labels, return_inverse=True)
-    table = np.zeros((p.max() + 1, t.max() + 1), dtype=np.int64)
-    np.add.at(table, (p, t), 1)
-    return table
+    return contingency_with_ids(pred, labels)[2]
 
 
 def hungarian_accuracy(pred: np.ndarray, labels: np.ndarray) -> float:
@@ -42,20 +49,14 @@ def hungarian_accuracy(pred: np.ndarray, labels: np.ndarray) -> float:
 
 def hungarian_mapping(pred: np.ndarray, labels: np.ndarray) -> dict[int, int]:
     """The cluster → class mapping chosen by :func:`hungarian_accuracy` (original ids)."""
-    clusters, p = np.unique(pred, return_inverse=True)
-    classes, t = np.unique(labels, return_inverse=True)
-    table = np.zeros((len(clusters), len(classes)), dtype=np.int64)
-    np.add.at(table, (p, t), 1)
+    clusters, classes, table = contingency_with_ids(pred, labels)
     rows, cols = linear_sum_assignment(table, maximize=True)
     return {int(clusters[r]): int(classes[c]) for r, c in zip(rows, cols, strict=True)}
 
 
 def majority_mapping(pred: np.ndarray, labels: np.ndarray) -> dict[int, int]:
     """Each cluster → its most frequent class (many clusters may share a class)."""
-    clusters, p = np.unique(pred, return_inverse=True)
-    classes, t = np.unique(labels, return_inverse=True)
-    table = np.zeros((len(clusters), len(classes)), dtype=np.int64)
-    np.add.at(table, (p, t), 1)
+    clusters, classes, table = contingency_with_ids(pred, labels)
     return {int(c): int(classes[table[i].argmax()]) for i, c in enumerate(clusters)}
 
 
