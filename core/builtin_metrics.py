@@ -104,8 +104,8 @@ def sample_quality(p: SampleQualityParams, ev: Evaluation) -> dict[str, float]:
     nodes = (p.node,) if p.condition is None else (p.node, p.condition)
     gen = ev.generated(nodes, p.n)
     fake_feats, fake_logits = judge.predict(net, ev.as_images(gen[p.node]))
-    real_images, real_labels = ev.data()
-    real_feats, real_logits = judge.predict(net, real_images)
+    real_labels = ev.labels()
+    real_feats, real_logits = ev.judge_real()
     out = {
         "frechet": M.frechet_distance(fake_feats.numpy(), real_feats.numpy()),
         "judge_acc": float((real_logits.argmax(1) == real_labels).float().mean()),

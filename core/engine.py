@@ -256,6 +256,17 @@ class Engine:
     def train_mode(self, flag: bool = True) -> None:
         self.networks.train(flag)
 
+    @contextlib.contextmanager
+    def eval_mode(self) -> Iterator[None]:
+        """Networks in eval mode (BatchNorm running statistics, no dropout) for the
+        block, then back to the mode they were in."""
+        was_training = self.networks.training
+        self.train_mode(False)
+        try:
+            yield
+        finally:
+            self.train_mode(was_training)
+
     def step(self, batch: dict[str, torch.Tensor] | None = None) -> StepResult:
         """One training step: every active phase, in order, following the plan."""
         timer = self.timer  # sections: data, forward, backward, optimizer (core/profile.py)

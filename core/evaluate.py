@@ -36,6 +36,7 @@ class Evaluation:
     _nodes: dict[tuple[str, str, int | None], torch.Tensor] = field(default_factory=dict)
     _generated: dict[tuple[str, int], dict[str, torch.Tensor]] = field(default_factory=dict)
     _classifier: judge.DataClassifier | None = None
+    _judge_real: tuple[torch.Tensor, torch.Tensor] | None = None
 
     @property
     def spec(self):
@@ -58,8 +59,7 @@ class Evaluation:
     def data(self, split: str | None = None, limit: int | None = None):
         """(images, labels) of ``split``, first ``limit`` (default: the eval split with
         ``eval.limit``; another split defaults to all of it)."""
-        if split is None:
-            split, limit = self.spec.eval.split, limit or self.spec.eval.limit
+        split, limit = self._split(split, limit)
         key = (split, limit)
         if key not in self._data:
             images, labels = self.load(split)
@@ -71,18 +71,11 @@ class Evaluation:
 
     def real(self, node: str, split: str | None = None, limit: int | None = None) -> torch.Tensor:
         """``node`` computed on the real examples of a split (CPU, float32 or int64)."""
-        if split is None:
-            split, limit = self.spec.eval.split, limit or self.spec.eval.limit
+        split, limit = self._split(split, limit)
         key = (node, split, limit)
         if key not in self._nodes:
             images, labels = self.data(split, limit)
-            gen = self._generator()
-            out = []
-            bs = self.spec.eval.batch_size
-            for i in range(0, len(images), bs):
-                batch = {"x": images[i : i + bs], "y": labels[i : i + bs]}
-                out.append(self._compute(node, batch, gen))
-            self._nodes[key] = torch.cat(out)
+            self._nodes[key] = self._batched((node,), images, labels, len(images))[node]
         return self._nodes[key]
 
     # -- generated data -------------------------------------------------------------------
@@ -91,18 +84,7 @@ class Evaluation:
         so two checkpoints are compared on the same latents)."""
         key = (",".join(nodes), n)
         if key not in self._generated:
-            images, labels = self.data()
-            gen = self._generator()
-            bs = self.spec.eval.batch_size
-            parts: dict[str, list[torch.Tensor]] = {k: [] for k in nodes}
-            for i in range(0, n, bs):
-                m = min(bs, n - i)
-                idx = torch.arange(i, i + m) % len(images)
-                batch = {"x": images[idx], "y": labels[idx]}
-                values = self._compute_many(nodes, batch, gen)
-                for k in nodes:
-                    parts[k].append(values[k])
-            self._generated[key] = {k: torch.cat(v) for k, v in parts.items()}
+            self._generated[key] = self._batched(nodes, *self.data(), n)
         return self._generated[key]
 
     def as_images(self, t: torch.Tensor) -> torch.Tensor:
@@ -119,38 +101,49 @@ class Evaluation:
             )
         return self._classifier
 
+    def judge_real(self) -> tuple[torch.Tensor, torch.Tensor]:
+        """The judge's (features, logits) of the eval split's real images. They do not
+        depend on the model, so they are computed once, not at every evaluation."""
+        if self._judge_real is None:
+            self._judge_real = judge.predict(self.classifier(), self.data()[0])
+        return self._judge_real
+
     # -- internals ------------------------------------------------------------------------
     def _generator(self) -> torch.Generator:
         device = self.engine.sampler_generator.device
         return torch.Generator(device).manual_seed(self.spec.eval.seed)
 
-    def _compute(self, node: str, batch, gen) -> torch.Tensor:
-        return self._compute_many((node,), batch, gen)[node]
+    def _split(self, split: str | None, limit: int | None) -> tuple[str, int | None]:
+        """No split named: the eval split, limited to ``eval.limit`` unless told."""
+        if split is None:
+            return self.spec.eval.split, limit or self.spec.eval.limit
+        return split, limit
 
-    def _compute_many(self, nodes: tuple[str, ...], batch, gen) -> dict[str, torch.Tensor]:
+    def _batched(self, nodes: tuple[str, ...], images, labels, n: int) -> dict[str, torch.Tensor]:
+        """``nodes`` on ``n`` examples in eval batches (the data cycled when ``n`` exceeds
+        it), every sampler drawn from a fresh generator seeded with ``eval.seed``."""
+        gen = self._generator()
+        bs = self.spec.eval.batch_size
         device = self.engine.device
-        batch = {k: v.to(device) for k, v in batch.items()}
-        sources = self.engine.draw_sources(batch, generator=gen)
-        out = self.engine.evaluate(list(nodes), sources)
-        return {
-            k: v.detach().float().cpu() if v.is_floating_point() else v.cpu()
-            for k, v in out.items()
-        }
+        parts: dict[str, list[torch.Tensor]] = {k: [] for k in nodes}
+        for i in range(0, n, bs):
+            idx = torch.arange(i, min(i + bs, n)) % len(images)
+            batch = {"x": images[idx].to(device), "y": labels[idx].to(device)}
+            out = self.engine.evaluate(list(nodes), self.engine.draw_sources(batch, gen))
+            for k, v in out.items():
+                parts[k].append(v.detach().float().cpu() if v.is_floating_point() else v.cpu())
+        return {k: torch.cat(v) for k, v in parts.items()}
 
 
 def run_metrics(evaluation: Evaluation) -> dict[str, float]:
     """Every metric of the spec's ``[eval]``, as ``{"metric/key": value}``."""
     engine = evaluation.engine
     results: dict[str, float] = {}
-    was_training = engine.networks.training
-    engine.train_mode(False)
-    try:
+    with engine.eval_mode():
         for name, resolved in engine.model.metrics.items():
             values = resolved.component.factory(resolved.params, evaluation)
             for key, value in values.items():
                 results[f"{name}/{key}"] = float(value)
-    finally:
-        engine.train_mode(was_training)
     return results
 
 

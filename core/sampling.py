@@ -48,12 +48,8 @@ def _range(engine: Engine, sampler: str) -> tuple[float, float]:
 
 
 def _render(engine: Engine, node: str, sources: dict[str, torch.Tensor]) -> torch.Tensor:
-    was_training = engine.networks.training
-    engine.train_mode(False)
-    try:
+    with engine.eval_mode():
         out = engine.evaluate([node], dict(sources))[node].float()
-    finally:
-        engine.train_mode(was_training)
     return out.reshape(len(out), *engine.model.context.image_shape).cpu()
 
 
