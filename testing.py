@@ -67,7 +67,7 @@ def tiny_engine(
     if reference:
         loaded = reference_kernels(loaded)
     model = resolve(loaded)
-    images, labels = load_data(model, torch.device("cpu"))
+    images, labels = load_data(model)
     t = loaded.train
     data = BatchSource(images, labels, t.batch_size, t.seed, torch.device("cpu"))
     return Engine(model, torch.device("cpu"), data)

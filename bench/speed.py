@@ -84,7 +84,7 @@ def build_variants(name: str, args: argparse.Namespace) -> tuple[dict, dict]:
     spec = model_spec(name, args)
     model = resolve(spec)
     t = spec.train
-    images, labels = load_data(model, CPU)
+    images, labels = load_data(model)
     script_src = baselines.ScriptSource(
         args.data_root, model.context.image_shape[-1], t.batch_size, t.seed
     )

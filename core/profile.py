@@ -87,7 +87,7 @@ def make_engine(
 
     model = resolve(spec)
     device = device or pick_device(spec.train.device)
-    images, labels = data if data is not None else load_data(model, device)
+    images, labels = data if data is not None else load_data(model)
     t = spec.train
     data = BatchSource(images, labels, t.batch_size, t.seed, device)
     return Engine(model, device, data)

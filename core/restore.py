@@ -71,6 +71,6 @@ def data_loader(engine: Engine):
     """``split -> (images, labels)`` on the CPU, in the spec's pixel range."""
 
     def load(split: str) -> tuple[torch.Tensor, torch.Tensor]:
-        return load_data(engine.model, torch.device("cpu"), split, whole=True)
+        return load_data(engine.model, split, whole=True)
 
     return load

@@ -68,8 +68,8 @@ def _resumable(key: str) -> bool:
     return any(key == r or key.startswith(f"{r}.") for r in RESUMABLE_CHANGES)
 
 
-def load_data(model: Model, device: torch.device, split: str = "train", *, whole: bool = False):
-    """A split, scaled to the spec's pixel range. ``whole`` ignores ``data.limit`` (a
+def load_data(model: Model, split: str = "train", *, whole: bool = False):
+    """A split on the CPU, scaled to the spec's pixel range. ``whole`` ignores ``data.limit`` (a
     training-speed knob): evaluation judges and probes use the whole split."""
     spec = model.spec
     data_spec = spec.data.model_copy(update={"limit": None}) if whole else spec.data
@@ -191,7 +191,7 @@ class Trainer:
         return t.steps if t.steps is not None else max(1, math.ceil(t.epochs * batches_per_epoch))
 
     def run(self) -> int:
-        images, labels = load_data(self.model, self.device)
+        images, labels = load_data(self.model)
         t = self.spec.train
         ctx = self.dist
         data = BatchSource(
@@ -416,7 +416,7 @@ class Trainer:
     def _load_split(self, split: str):
         if split == "train" and self._train_data is not None and self.spec.data.limit is None:
             return self._train_data
-        return load_data(self.model, torch.device("cpu"), split, whole=True)
+        return load_data(self.model, split, whole=True)
 
     # -- signals ------------------------------------------------------------------------
     def _install_signal_handlers(self):

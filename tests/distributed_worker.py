@@ -93,7 +93,7 @@ def tiny_engine(rank: int, world: int) -> Engine:
     per_rank = WORLD * PER_RANK // world
     spec = tiny_spec(per_rank)
     model = resolve(spec)
-    images, labels = load_data(model, torch.device("cpu"))
+    images, labels = load_data(model)
     cpu = torch.device("cpu")
     data = BatchSource(images, labels, per_rank, spec.train.seed, cpu, rank, world)
     engine = Engine(model, cpu, data)
