@@ -35,7 +35,7 @@ class ClusteringParams(Params):
     confident: bool = Field(
         False,
         description="Also the AAE protocol: label each cluster by its most confident "
-        "validation example (taken from the train split).",
+        "validation example (the validation split when data.val > 0, else the train split).",
     )
     validation: int = Field(10_000, ge=10, description="Validation examples for `confident`.")
 
@@ -53,9 +53,9 @@ def clustering(p: ClusteringParams, ev: Evaluation) -> dict[str, float]:
         pred = _labels_of(values)
     out = M.cluster_scores(pred, ev.labels().numpy())
     if p.confident:
-        val = ev.real(p.node, split="train", limit=p.validation)
+        val = ev.real(p.node, split=ev.labelling_split, limit=p.validation)
         probs = torch.softmax(val.float(), dim=1).numpy()
-        val_labels = ev.labels("train", p.validation).numpy()
+        val_labels = ev.labels(ev.labelling_split, p.validation).numpy()
         out["acc_confident"] = M.confident_example_accuracy(
             probs, val_labels, pred, ev.labels().numpy()
         )

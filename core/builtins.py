@@ -92,6 +92,14 @@ def argmax(x: torch.Tensor) -> torch.Tensor:
     return x.argmax(dim=-1)
 
 
+def label_maps(images: torch.Tensor, codes: torch.Tensor) -> torch.Tensor:
+    """Images with each code (e.g. a one-hot label) appended as constant channels:
+    (N, C, H, W) + (N, K) → (N, C + K, H, W), the conditional discriminator input of
+    conv CGANs (the label "tiled" over the image)."""
+    maps = codes.float()[:, :, None, None].expand(-1, -1, *images.shape[-2:])
+    return torch.cat([images, maps.to(images.dtype)], dim=1)
+
+
 def interpolate(a: torch.Tensor, b: torch.Tensor, *, generator: torch.Generator) -> torch.Tensor:
     """Random points between ``a`` and ``b`` (one ε ~ U(0,1) per row), as a fresh
     leaf that requires grad: the input of a WGAN-GP gradient penalty."""
@@ -194,6 +202,7 @@ def gan_ops():
         Op("softmax", softmax),
         Op("argmax", argmax),
         Op("split", split),
+        Op("label_maps", label_maps),
         Op("interpolate", interpolate, random=True, grad_leaf=True),
     ]
 

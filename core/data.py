@@ -175,9 +175,29 @@ DATA_SOURCES = [
 ]
 
 
+SPLITS = ("train", "val", "test")
+
+
 def load_split(source: DataSource, spec, split: str) -> tuple[torch.Tensor, torch.Tensor]:
-    """Decode a split and apply ``limit``/``channels``; uint8 images, int64 labels."""
-    images, labels = source.factory(spec, split)
+    """Decode a split and apply ``val``/``limit``/``channels``; uint8 images, int64 labels.
+
+    ``val`` is carved out of the source's training split (:func:`validation_indices`), so
+    "train" here means the training examples *without* the validation ones."""
+    if split not in SPLITS:
+        raise DataError(f"Unknown data split '{split}'; use one of {', '.join(SPLITS)}.")
+    images, labels = source.factory(spec, "test" if split == "test" else "train")
+    if split != "test":
+        held_out = validation_indices(len(images), spec.val, spec.val_seed)
+        if split == "val" and held_out is None:
+            raise DataError(
+                "The validation split is empty (data.val = 0). Hold examples out of the "
+                "training split with --set data.val=10000 (or evaluate another split)."
+            )
+        if held_out is not None:
+            keep = torch.zeros(len(images), dtype=torch.bool)
+            keep[held_out] = True
+            keep = keep if split == "val" else ~keep
+            images, labels = images[keep], labels[keep]
     if spec.channels and images.shape[1] != spec.channels:
         if images.shape[1] == 1:
             images = images.expand(-1, spec.channels, -1, -1).contiguous()
@@ -189,6 +209,24 @@ def load_split(source: DataSource, spec, split: str) -> tuple[torch.Tensor, torc
     if spec.limit is not None and split == "train":
         images, labels = images[: spec.limit], labels[: spec.limit]
     return images, labels
+
+
+def validation_indices(n: int, val: int | float, seed: int) -> torch.Tensor | None:
+    """Indices of the ``val`` training examples (a count, or a fraction of ``n`` when
+    below 1) held out for validation, drawn with a generator of their own
+    (``data.val_seed``): the same split for every training seed, every resume and every
+    process. None when ``val`` is 0."""
+    if isinstance(val, float):
+        val = round(val * n)
+    if not val:
+        return None
+    if val >= n:
+        raise DataError(
+            f"data.val = {val} leaves no training examples (the source has {n}). "
+            f"Hold out fewer, e.g. --set data.val={max(1, n // 6)}."
+        )
+    order = torch.randperm(n, generator=torch.Generator().manual_seed(seed))
+    return order[:val].sort().values
 
 
 def scale(images: torch.Tensor, value_range: tuple[float, float]) -> torch.Tensor:

@@ -16,6 +16,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from gan.core import schedules
 from gan.core.components import Network, Optimizer
 from gan.core.errors import CheckpointError, SpecError
 from gan.core.graph import Call
@@ -95,6 +96,12 @@ class Engine:
         self.sampler_generator = torch.Generator(gen_device).manual_seed(spec.train.seed + 1)
         self.optimizers = {p.name: self._optimizer(p) for p in model.phases}
         self.data = data
+        per_epoch = data.batches_per_epoch if data is not None else 1
+        self.schedulers = {
+            p.name: sched
+            for p in model.phases
+            if (sched := schedules.build(p.spec.schedule, self.optimizers[p.name], per_epoch))
+        }
         self.step_count = 0
         self._skip_nonfinite = spec.train.on_nan == "skip"
         self.skipped: dict[str, int] = {}
@@ -322,6 +329,8 @@ class Engine:
                 opt.step()
             if timer is not None:
                 timer.lap("optimizer")
+        for scheduler in self.schedulers.values():
+            scheduler.step()
         self.step_count += 1
         return StepResult({k: v / counts[k] for k, v in sums.items()})
 
@@ -351,6 +360,8 @@ class Engine:
             meta[f"optim.{phase}"] = json.dumps(
                 {"param_groups": state["param_groups"], "scalars": scalars}
             )
+        for phase, scheduler in self.schedulers.items():
+            meta[f"sched.{phase}"] = schedules.state_to_json(scheduler)
         tensors["rng.torch"] = torch.get_rng_state()
         tensors["rng.sampler"] = self.sampler_generator.get_state().cpu()
         if torch.cuda.is_available() and self.device.type == "cuda":
@@ -407,6 +418,17 @@ class Engine:
             except (ValueError, KeyError, RuntimeError) as exc:
                 raise CheckpointError(
                     f"Optimizer state of phase '{phase}' does not fit this spec: {exc}"
+                ) from None
+        for phase, scheduler in self.schedulers.items():
+            if f"sched.{phase}" not in meta:
+                raise CheckpointError(
+                    f"The checkpoint has no learning-rate schedule state for phase '{phase}'."
+                )
+            try:
+                schedules.load_json(scheduler, meta[f"sched.{phase}"])
+            except (ValueError, KeyError, TypeError) as exc:
+                raise CheckpointError(
+                    f"The learning-rate schedule state of phase '{phase}' is unusable: {exc}"
                 ) from None
         try:
             torch.set_rng_state(tensors["rng.torch"])

@@ -30,6 +30,7 @@ class Evaluation:
     engine: Engine
     load: DataLoader
     quiet: bool = False
+    split: str | None = None  # the split evaluated; default eval.split (training: "val")
     _data: dict[tuple[str, int | None], tuple[torch.Tensor, torch.Tensor]] = field(
         default_factory=dict
     )
@@ -45,6 +46,13 @@ class Evaluation:
     @property
     def image_shape(self) -> tuple[int, int, int]:
         return self.engine.model.context.image_shape
+
+    @property
+    def labelling_split(self) -> str:
+        """Where protocols that label clusters with known examples (the AAE's most
+        confident example) take them from: the validation split when the spec holds one
+        out, else the training split — never the split being scored."""
+        return "val" if self.spec.data.val else "train"
 
     @property
     def num_classes(self) -> int:
@@ -116,7 +124,7 @@ class Evaluation:
     def _split(self, split: str | None, limit: int | None) -> tuple[str, int | None]:
         """No split named: the eval split, limited to ``eval.limit`` unless told."""
         if split is None:
-            return self.spec.eval.split, limit or self.spec.eval.limit
+            return self.split or self.spec.eval.split, limit or self.spec.eval.limit
         return split, limit
 
     def _batched(self, nodes: tuple[str, ...], images, labels, n: int) -> dict[str, torch.Tensor]:

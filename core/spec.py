@@ -19,6 +19,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from gan.core.errors import SpecError, did_you_mean
+from gan.core.schedules import ScheduleSpec
 
 SPECS_DIR = Path(__file__).resolve().parent.parent / "specs"
 
@@ -48,6 +49,23 @@ class DataSpec(Strict):
     limit: int | None = Field(None, ge=1, description="Use only the first N training examples.")
     download: bool = Field(True, description="Download when missing (needs a network).")
     range: tuple[float, float] = Field((-1.0, 1.0), description="Pixel range after scaling.")
+    val: int | float = Field(
+        0,
+        ge=0,
+        description="Training examples held out as the validation split (seeded by "
+        "val_seed): a count, or a fraction of the training split when below 1. [eval] "
+        "every/best run on it; the test split is for the final figure.",
+    )
+    val_seed: int = Field(
+        0, description="Seed of the validation carve-out (the same split for every train.seed)."
+    )
+
+    @field_validator("val")
+    @classmethod
+    def _count_or_fraction(cls, val: int | float) -> int | float:
+        if isinstance(val, float) and not val < 1:
+            raise ValueError("a fraction must be below 1; give a whole count as an integer")
+        return val
 
 
 class PhaseSpec(Strict):
@@ -66,6 +84,12 @@ class PhaseSpec(Strict):
         default_factory=dict,
         description="Learning rate per updated network, overriding the optimizer's lr for "
         "that network's parameter group (e.g. InfoGAN's information phase: G at G's rate).",
+    )
+    schedule: ScheduleSpec | None = Field(
+        None,
+        description="Learning-rate schedule of this phase's optimizer: constant, "
+        "linear_decay (hold, decay, end_factor), multistep (milestones, gamma) or cosine "
+        "(total, end_factor); lengths in `unit` = step | epoch.",
     )
 
 
@@ -117,7 +141,11 @@ class SampleSpec(Strict):
 class EvalSpec(Strict):
     """Metrics (``gan eval``, and during training with ``every``)."""
 
-    split: Literal["train", "test"] = Field("test", description="Data split evaluated.")
+    split: Literal["train", "val", "test"] = Field(
+        "test",
+        description="Data split `gan eval` reads. During training ([eval] every) the "
+        "validation split is used whenever data.val > 0.",
+    )
     limit: int | None = Field(10_000, ge=1, description="Evaluate the first N examples.")
     batch_size: int = Field(500, ge=1, le=100_000)
     seed: int = Field(0, description="Seed of the latent draws used by sample metrics.")

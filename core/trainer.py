@@ -379,10 +379,17 @@ class Trainer:
         from gan.core.evaluate import Evaluation, check_best_key, is_better, run_metrics
 
         if self._evaluation is None:
-            self._evaluation = Evaluation(engine, self._load_split, quiet=self.quiet)
+            # model selection reads the validation split, never the test split
+            split = "val" if self.spec.data.val else self.spec.eval.split
+            self._evaluation = Evaluation(engine, self._load_split, quiet=self.quiet, split=split)
         results = run_metrics(self._evaluation)
         self._evaluation.reset_model_outputs()
-        record = {"step": step, "time": time.time(), **{f"eval/{k}": v for k, v in results.items()}}
+        record = {
+            "step": step,
+            "time": time.time(),
+            "split": self._evaluation.split,
+            **{f"eval/{k}": v for k, v in results.items()},
+        }
         metrics_file.write(json.dumps(record) + "\n")
         metrics_file.flush()
         if self.tensorboard is not None:

@@ -125,6 +125,13 @@ class ConvGenerator(nn.Module):
 
 
 class ConvDiscriminatorParams(Params):
+    in_channels: int | None = Field(
+        None,
+        ge=1,
+        le=100_000,
+        description="Input channels when they differ from the images' (e.g. image + "
+        "label maps in a conditional D); default: the data's channels.",
+    )
     channels: list[int] = Field(
         default_factory=lambda: [64, 128], min_length=1, description="conv4×4 s2 widths."
     )
@@ -151,6 +158,7 @@ class ConvDiscriminator(nn.Module):
     def __init__(self, p: ConvDiscriminatorParams, ctx: BuildContext) -> None:
         super().__init__()
         c, h, w = ctx.image_shape
+        c = p.in_channels or c
 
         def act() -> nn.Module:
             return activation(p.activation, p.negative_slope)

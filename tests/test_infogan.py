@@ -1,5 +1,5 @@
-"""InfoGAN: spec resolution, the three-phase plan of the seed, and one engine step
-against a hand-written PyTorch step (D, G, then the information phase over G and D)."""
+"""InfoGAN: spec resolution, the official code's two-phase plan (λ·L_I in both the D/Q
+and the G objective), and one engine step against a hand-written PyTorch step."""
 
 from __future__ import annotations
 
@@ -19,23 +19,26 @@ from gan.testing import assert_changed, assert_same_parameters, record_step, tin
 def test_inspect_resolves() -> None:
     result = CliRunner().invoke(app, ["inspect", "specs/infogan.toml"])
     assert result.exit_code == 0, result.output
-    assert "information: updates G, D" in result.output
+    assert "generator: updates G" in result.output
 
 
-def test_plan_matches_paper() -> None:
+def test_plan_matches_official_code() -> None:
     engine = tiny_engine("infogan")
     plan = engine.plan()
-    assert [ex.phase.name for ex in plan] == ["discriminator", "generator", "information"]
-    assert [ex.phase.updates for ex in plan] == [{"D"}, {"G"}, {"G", "D"}]
-    assert dict(plan[2].phase.terms) == {"info_cat": 1.0, "info_cont": 0.1}
-    # G(z, c) is reused by the generator phase but recomputed after G has been stepped
-    assert {a.call.key for a in plan[1].actions if not a.compute} >= {"x_fake"}
-    assert "x_fake" in {a.call.key for a in plan[2].actions if a.compute}
-    # one optimizer over G and D for the information phase (Q lives in D)
-    info_params = {
-        id(p) for g in engine.optimizers["information"].param_groups for p in g["params"]
+    assert [ex.phase.name for ex in plan] == ["discriminator", "generator"]
+    assert [ex.phase.updates for ex in plan] == [{"D"}, {"G"}]
+    # the mutual-information term, λ = 1, in both objectives
+    assert dict(plan[0].phase.terms) == {
+        "d_real": 1.0,
+        "d_fake": 1.0,
+        "info_cat": 1.0,
+        "info_cont": 1.0,
     }
-    assert info_params == {id(p) for p in engine.networks.parameters()}
+    assert dict(plan[1].phase.terms) == {"g_adv": 1.0, "info_cat": 1.0, "info_cont": 1.0}
+    # G(z, c) is computed once (G has not stepped) and reused by the generator phase
+    assert {a.call.key for a in plan[1].actions if not a.compute} >= {"x_fake"}
+    assert [g["lr"] for g in engine.optimizers["discriminator"].param_groups] == [2e-4]
+    assert [g["lr"] for g in engine.optimizers["generator"].param_groups] == [1e-3]
 
 
 def test_discriminator_returns_logits_and_codes() -> None:
@@ -56,55 +59,41 @@ def test_one_step_equals_hand_written_pytorch() -> None:
     betas = (0.5, 0.999)
     opt_d = torch.optim.Adam(D.parameters(), lr=2e-4, betas=betas)
     opt_g = torch.optim.Adam(G.parameters(), lr=1e-3, betas=betas)
-    # the paper's rates in the information phase too: G at 1e-3, D (and its Q head) at 2e-4
-    groups = [{"params": G.parameters(), "lr": 1e-3}, {"params": D.parameters()}]
-    opt_info = torch.optim.Adam(groups, lr=2e-4, betas=betas)
     torch.set_rng_state(rec.rng_state)
     zc = torch.cat([z, F.one_hot(c_cat, 10).float(), c_cont], dim=1)
 
-    # discriminator: real → 1, G(z, c) (detached) → 0
+    def info(cat_logits: torch.Tensor, cont_pred: torch.Tensor) -> torch.Tensor:
+        return F.cross_entropy(cat_logits, c_cat) + F.mse_loss(cont_pred, c_cont)
+
+    # D and Q: real → 1, G(z, c) (detached) → 0, minus the information bound
     opt_d.zero_grad()
     d_real, _, _ = D(x)
     x_fake = G(zc)
-    d_fake, _, _ = D(x_fake.detach())
+    d_fake, cat_logits, cont_pred = D(x_fake.detach())
     d_loss = F.binary_cross_entropy_with_logits(d_real, torch.ones_like(d_real))
     d_loss = d_loss + F.binary_cross_entropy_with_logits(d_fake, torch.zeros_like(d_fake))
-    d_loss.backward()
+    d_info = info(cat_logits, cont_pred)
+    (d_loss + d_info).backward()
     opt_d.step()
 
-    # generator: non-saturating, through the updated D, same G(z, c)
+    # G: non-saturating, through the updated D (and Q), same G(z, c), minus the bound
     opt_g.zero_grad()
-    d_fake, _, _ = D(x_fake)
+    d_fake, cat_logits, cont_pred = D(x_fake)
     g_loss = F.binary_cross_entropy_with_logits(d_fake, torch.ones_like(d_fake))
-    g_loss.backward()
+    g_info = info(cat_logits, cont_pred)
+    (g_loss + g_info).backward()
     opt_g.step()
-
-    # information: G(z, c) again (G has changed), CE on logits + 0.1·MSE, G and D together
-    opt_info.zero_grad()
-    _, cat_logits, cont_pred = D(G(zc))
-    info_cat = F.cross_entropy(cat_logits, c_cat)
-    info_loss = info_cat + 0.1 * F.mse_loss(cont_pred, c_cont)
-    info_loss.backward()
-    opt_info.step()
 
     assert_same_parameters(engine.networks, rec.initial)
     fresh = tiny_engine("infogan").networks
     assert_changed(fresh["G"], engine.networks["G"])
     assert_changed(fresh["D"].q, engine.networks["D"].q)  # the Q head did learn
-    assert math.isclose(rec.losses["information/info_cat"], info_cat.item(), rel_tol=1e-5)
+    expected = F.cross_entropy(cat_logits, c_cat).item()
+    assert math.isclose(rec.losses["generator/info_cat"], expected, rel_tol=1e-5)
 
 
 def test_short_run_writes_checkpoint(tmp_path: Path) -> None:
     assert_short_run_writes_checkpoint("infogan", tmp_path)
-
-
-def test_information_phase_has_a_rate_per_network() -> None:
-    engine = tiny_engine("infogan")
-    groups = engine.optimizers["information"].param_groups
-    assert [g["lr"] for g in groups] == [1e-3, 2e-4]
-    assert sum(len(g["params"]) for g in groups) == len(
-        [*engine.networks["G"].parameters(), *engine.networks["D"].parameters()]
-    )
 
 
 def test_lr_for_a_network_the_phase_does_not_update_is_refused() -> None:
@@ -113,4 +102,22 @@ def test_lr_for_a_network_the_phase_does_not_update_is_refused() -> None:
     from gan.core.spec import load_spec
 
     with pytest.raises(SpecError, match=r"lr\.E.*not among the networks"):
-        resolve(load_spec("infogan", ["phases.information.lr.E=1e-3"]))
+        resolve(load_spec("infogan", ["phases.generator.lr.E=1e-3"]))
+
+
+def test_a_phase_can_give_each_network_its_own_rate() -> None:
+    """``phases[].lr``: one parameter group per updated network (the seed-style
+    information phase over G and D with G at its own rate)."""
+    engine = tiny_engine(
+        "infogan", "phases.generator.updates=['G', 'D']", "phases.generator.lr.G=1e-3"
+    )
+    groups = engine.optimizers["generator"].param_groups
+    assert [g["lr"] for g in groups] == [1e-3, 1e-3]
+    engine = tiny_engine(
+        "infogan", "phases.discriminator.updates=['G', 'D']", "phases.discriminator.lr.G=1e-3"
+    )
+    groups = engine.optimizers["discriminator"].param_groups
+    assert [g["lr"] for g in groups] == [1e-3, 2e-4]
+    assert sum(len(g["params"]) for g in groups) == len(
+        [*engine.networks["G"].parameters(), *engine.networks["D"].parameters()]
+    )
