@@ -107,10 +107,10 @@ def run(
 
       gan run bigan --nproc 2 --set data.source=digits
     """
-    from gan.core import distributed
     from gan.core.resolve import resolve
     from gan.core.spec import load_spec
-    from gan.core.trainer import Trainer
+    from gan.training import distributed
+    from gan.training.trainer import Trainer
 
     overrides = list(set_ or [])
     if device:
@@ -142,9 +142,9 @@ def inspect(
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
 ) -> None:
     """Show the resolved graph: networks (parameters, shapes), nodes, losses, phases."""
-    from gan.core.describe import describe, render
     from gan.core.resolve import resolve
     from gan.core.spec import load_spec
+    from gan.tools.inspect import describe, render
 
     info = describe(resolve(load_spec(spec, list(set_ or []))))
     typer.echo(json.dumps(info, indent=2) if as_json else render(info))
@@ -166,8 +166,8 @@ def bench(
 
       gan bench cgan --steps 100 --set data.root=../shared/data/mnist
     """
-    from gan.core.profile import make_engine, render, time_steps
     from gan.core.spec import load_spec
+    from gan.tools.bench import make_engine, render, time_steps
 
     loaded = load_spec(spec, list(set_ or []))
     engine = make_engine(loaded)
@@ -203,8 +203,8 @@ def eval_(
 
       gan eval runs/bigan --set eval.limit=2000 --json
     """
-    from gan.core.evaluate import Evaluation, run_metrics
-    from gan.core.restore import data_loader, restore
+    from gan.evaluation.evaluate import Evaluation, run_metrics
+    from gan.training.restore import data_loader, restore
 
     engine, file = restore(run_or_checkpoint, list(set_ or []), device, best)
     if not engine.model.metrics:
@@ -241,8 +241,8 @@ def sample(
     [sample] sets `rows`, code traversals (`traverse`), reconstructions
     (`reconstruction`). Extra grids go beside --out with a suffix.
     """
-    from gan.core.restore import data_loader, restore
-    from gan.core.sampling import all_grids, save_grid
+    from gan.evaluation.sampling import all_grids, save_grid
+    from gan.training.restore import data_loader, restore
 
     engine, file = restore(run_or_checkpoint, list(set_ or []), device, best)
     spec = engine.model.spec

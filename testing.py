@@ -24,11 +24,10 @@ from pathlib import Path
 import torch
 from torch import nn
 
-from gan.core.data import BatchSource
+from gan.core.data import BatchSource, load_data
 from gan.core.engine import Engine
 from gan.core.resolve import resolve
 from gan.core.spec import Spec, load_spec, spec_from_dict
-from gan.core.trainer import load_data
 
 
 def reference_kernels(spec: Spec) -> Spec:

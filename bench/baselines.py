@@ -27,7 +27,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from gan.core.data import _torchvision_root_from_idx
+from gan.components.data import _torchvision_root_from_idx
 from gan.core.engine import build_network, seed_everything
 from gan.core.resolve import Model
 from gan.core.spec import Spec

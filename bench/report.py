@@ -193,7 +193,7 @@ def markdown(results: dict) -> str:
         "",
         "## Where the engine's time goes",
         "",
-        "From `gan bench` (gan.core.profile: the engine's opt-in section timer); `forward` "
+        "From `gan bench` (gan.tools.bench: the engine's opt-in section timer); `forward` "
         "includes the loss terms (and the gradient penalty's `autograd.grad`), `optimizer` "
         "includes `zero_grad`. Top ops: self CPU time of one profiled step.",
         "",

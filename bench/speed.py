@@ -12,7 +12,7 @@ For each model (its spec's batch size and networks), in one process, interleaved
 
 Reported: steps/s (median of interleaved windows, after a warm-up), the ratios, FLOPs
 per step (FlopCounterMode), achieved GFLOP/s against an fp32/bf16 matmul peak measured
-in the same run, memory, and where the engine's time goes (gan.core.profile).
+in the same run, memory, and where the engine's time goes (gan.tools.bench).
 """
 
 from __future__ import annotations
@@ -36,10 +36,10 @@ import baselines
 import measure
 import report
 
-from gan.core.profile import make_engine, time_steps
+from gan.core.data import load_data
 from gan.core.resolve import resolve
 from gan.core.spec import load_spec
-from gan.core.trainer import load_data
+from gan.tools.bench import make_engine, time_steps
 
 REPO = Path(__file__).resolve().parents[1]
 MODELS = ("bigan", "clustergan", "infogan", "aae", "cgan")

@@ -148,7 +148,7 @@ class Optimizer(Component):
 class Metric(Component):
     """``factory(params, evaluation) -> {key: float}``, declared under ``[eval.metrics]``.
 
-    ``evaluation`` is a :class:`gan.core.evaluate.Evaluation`: graph nodes on real data
+    ``evaluation`` is a :class:`gan.evaluation.evaluate.Evaluation`: graph nodes on real data
     of a split, nodes from fresh latent draws, labels and the data classifier. Parameters
     declared as :data:`NodeRef` are checked against the graph when the spec is resolved.
     """

@@ -21,8 +21,8 @@ from gan.core.components import Network, Optimizer
 from gan.core.errors import CheckpointError, SpecError
 from gan.core.graph import Call
 from gan.core.plan import Execution, build_plan, expand
-from gan.core.profile import StepTimer
 from gan.core.resolve import Model, Phase
+from gan.core.timing import StepTimer
 
 
 def pick_device(name: str) -> torch.device:
@@ -117,9 +117,9 @@ class Engine:
             if spec.train.precision == "fp16" and self.device.type == "cuda"
             else None
         )
-        # Opt-in per-section timing (gan.core.profile.StepTimer); None costs nothing.
+        # Opt-in per-section timing (gan.tools.bench.StepTimer); None costs nothing.
         self.timer: StepTimer | None = None
-        # Multi-process runs: a gan.core.distributed.GradientSync that averages each
+        # Multi-process runs: a gan.training.distributed.GradientSync that averages each
         # phase's gradients over the ranks before its optimizer steps; None otherwise.
         self.sync = None
 

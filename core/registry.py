@@ -36,8 +36,12 @@ ENTRY_POINT_GROUP = "gan.plugins"
 # plugins; they are listed here rather than as entry points so that a stale install's
 # metadata can never hide a built-in model.
 BUILTIN_PLUGINS = (
-    "gan.core.builtins",
-    "gan.core.builtin_metrics",
+    "gan.components.samplers",
+    "gan.components.ops",
+    "gan.components.optimizers",
+    "gan.components.losses",
+    "gan.components.data",
+    "gan.components.metrics",
     "gan.plugins.blocks",
     "gan.plugins.conv",
     "gan.plugins.bigan",

@@ -13,13 +13,13 @@ from pathlib import Path
 import torch
 from safetensors.torch import save_file
 
-from gan.core import distributed
-from gan.core.data import BatchSource
+from gan.core.data import BatchSource, load_data
 from gan.core.engine import Engine
 from gan.core.errors import GanError
 from gan.core.resolve import resolve
 from gan.core.spec import Spec, load_spec, spec_from_dict
-from gan.core.trainer import Trainer, load_data
+from gan.training import distributed
+from gan.training.trainer import Trainer
 
 WORLD = 2
 PER_RANK = 8  # the per-rank batch B; the reference single process uses WORLD * B

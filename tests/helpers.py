@@ -21,7 +21,7 @@ def assert_short_run_writes_checkpoint(name: str, tmp_path: Path, *overrides: st
     import math
 
     from gan.core.spec import load_spec
-    from gan.core.trainer import Trainer
+    from gan.training.trainer import Trainer
 
     base = [
         "data.source=digits",

@@ -13,8 +13,8 @@ from typer.testing import CliRunner
 
 from gan.cli import app
 from gan.core.spec import load_spec
-from gan.core.trainer import Trainer
 from gan.testing import assert_changed, assert_same_parameters, record_step, tiny_engine
+from gan.training.trainer import Trainer
 
 ADAM = {"lr": 2e-4, "betas": (0.5, 0.999)}
 

@@ -9,9 +9,9 @@ import torch
 from typer.testing import CliRunner
 
 from gan.cli import app
-from gan.core import checkpoint
 from gan.core.errors import CheckpointError
 from gan.testing import assert_same_parameters, tiny_engine
+from gan.training import checkpoint
 
 
 def saved(engine, path):

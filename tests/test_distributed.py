@@ -26,11 +26,11 @@ from safetensors.torch import load_file
 from typer.testing import CliRunner
 
 from gan.cli import app
-from gan.core import distributed
 from gan.core.data import BatchSource
 from gan.core.errors import SpecError
-from gan.core.trainer import Trainer
 from gan.testing import tiny_engine as tiny_single_engine
+from gan.training import distributed
+from gan.training.trainer import Trainer
 
 pytestmark = pytest.mark.skipif(
     not torch.distributed.is_available(), reason="torch.distributed is not available"

@@ -109,7 +109,7 @@ def test_loss_values_are_returned_without_host_sync():
 def test_nan_stops_with_phase_and_term(tmp_path):
     from gan.core.errors import TrainingError
     from gan.core.spec import load_spec
-    from gan.core.trainer import Trainer
+    from gan.training.trainer import Trainer
 
     spec = load_spec(
         "bigan",

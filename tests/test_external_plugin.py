@@ -149,8 +149,8 @@ def test_bad_declarations_are_recorded_per_plugin():
     clash = _plugin("clash", gan_losses=lambda: [Loss("mse", lambda i, t: i)])
     reg = Registry.load(extra=[not_a_loss, clash], entry_points=False)
     assert "is not a Loss declaration" in reg.failures["not_a_loss"]
-    assert "registered by both 'gan.core.builtins' and 'clash'" in reg.failures["clash"]
-    assert reg.entries[Loss]["mse"].plugin == "gan.core.builtins"
+    assert "registered by both 'gan.components.losses' and 'clash'" in reg.failures["clash"]
+    assert reg.entries[Loss]["mse"].plugin == "gan.components.losses"
     with pytest.raises(SpecError, match=r"unknown network type 'x\.net'"):
         reg.get(Network, "x.net", "networks.G.type")
 

@@ -13,9 +13,9 @@ import pytest
 from typer.testing import CliRunner
 
 from gan.cli import app
-from gan.core import checkpoint
 from gan.core.errors import CheckpointError
 from gan.testing import tiny_engine
+from gan.training import checkpoint
 
 ARGS = [
     "--set",

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from gan.core import metrics as M
+from gan.evaluation import metrics as M
 
 rng = np.random.default_rng(0)
 LABELS = np.repeat(np.arange(10), 100)

@@ -1,4 +1,4 @@
-"""`gan bench` and the engine's opt-in step timer (gan.core.profile): the sections are
+"""`gan bench` and the engine's opt-in step timer (gan.tools.bench): the sections are
 reported and add up; timing is off by default. No timing assertions."""
 
 from __future__ import annotations
@@ -10,8 +10,8 @@ import torch
 from typer.testing import CliRunner
 
 from gan.cli import app
-from gan.core.profile import SECTIONS, StepTimer, time_steps
 from gan.testing import tiny_engine
+from gan.tools.bench import SECTIONS, StepTimer, time_steps
 
 SMALL = ["data.source=digits", "data.limit=64", "train.batch_size=8", "train.device=cpu"]
 

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from gan.core import checkpoint
+from gan.training import checkpoint
 
 STEPS = 400
 ARGS = [

@@ -93,7 +93,7 @@ def test_one_step_equals_hand_written_pytorch(abc):
 
 
 def test_least_squares_matches_builtin_mse():
-    from gan.core.losses import mse
+    from gan.components.losses import mse
 
     from gan_lsgan.plugin import least_squares
 

@@ -16,12 +16,13 @@ from typing import Any
 
 import torch
 
-from gan.core import checkpoint, distributed
-from gan.core.data import BatchSource, load_split, scale
+from gan.core.data import BatchSource, load_data
 from gan.core.engine import Engine
-from gan.core.errors import CheckpointError, GanError, SpecError, TrainingError
+from gan.core.errors import CheckpointError, GanError, TrainingError
 from gan.core.resolve import Model, resolve
 from gan.core.spec import Spec, spec_from_dict
+from gan.training import checkpoint, distributed
+from gan.training.checkpoint import BEST
 
 # Keys that may change between a run and its resumption without changing the model.
 RESUMABLE_CHANGES = {
@@ -66,24 +67,6 @@ def spec_differences(old: dict[str, Any], new: dict[str, Any]) -> list[str]:
 def _resumable(key: str) -> bool:
     """A key (or a key under a table) listed in RESUMABLE_CHANGES."""
     return any(key == r or key.startswith(f"{r}.") for r in RESUMABLE_CHANGES)
-
-
-def load_data(model: Model, split: str = "train", *, whole: bool = False):
-    """A split on the CPU, scaled to the spec's pixel range. ``whole`` ignores ``data.limit`` (a
-    training-speed knob): evaluation judges and probes use the whole split."""
-    spec = model.spec
-    data_spec = spec.data.model_copy(update={"limit": None}) if whole else spec.data
-    images, labels = load_split(model.data_source, data_spec, split)
-    expected = model.context.image_shape
-    if tuple(images.shape[1:]) != tuple(expected):
-        raise SpecError(
-            f"data: the source gives images of shape {tuple(images.shape[1:])} but the spec's "
-            f"networks were built for {tuple(expected)}. Set data.image_size / data.channels."
-        )
-    return scale(images, spec.data.range), labels
-
-
-BEST = "best.safetensors"  # kept beside the step checkpoints, never rotated away
 
 
 class Trainer:
@@ -358,7 +341,7 @@ class Trainer:
     def _save_samples(self, engine: Engine, step: int) -> None:
         if self.spec.sample.node is None or not self.dist.is_main:
             return
-        from gan.core.sampling import sample_grid, save_grid
+        from gan.evaluation.sampling import sample_grid, save_grid
 
         # a stream of its own, re-seeded each time: grids are comparable across steps
         # and drawing them does not move the training stream
@@ -376,7 +359,7 @@ class Trainer:
     # -- evaluation -----------------------------------------------------------------------
     def _evaluate(self, engine: Engine, metrics_file, step: int) -> None:
         """``[eval] every``: metrics into metrics.jsonl; best.safetensors by ``eval.best``."""
-        from gan.core.evaluate import Evaluation, check_best_key, is_better, run_metrics
+        from gan.evaluation.evaluate import Evaluation, check_best_key, is_better, run_metrics
 
         if self._evaluation is None:
             # model selection reads the validation split, never the test split

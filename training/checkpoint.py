@@ -21,6 +21,9 @@ LATEST = "latest"
 PATTERN = re.compile(r"step_(\d+)\.safetensors$")
 
 
+BEST = "best.safetensors"  # kept beside the step checkpoints, never rotated away
+
+
 def fsync_dir(folder: Path) -> None:
     try:
         fd = os.open(folder, os.O_RDONLY)

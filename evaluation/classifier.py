@@ -22,8 +22,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from gan.core import checkpoint
 from gan.core.data import cache_dir
+from gan.training import checkpoint
 
 VERSION = "cnn-v1"  # bump when the architecture or the recipe below changes
 EPOCHS = 3

@@ -9,7 +9,7 @@ implementation exists, so the numbers mean what the papers' numbers mean:
   "ACC" of ClusterGAN's tables and of any over-clustering such as AAE's 16 clusters);
 * NMI and ARI — ``sklearn.metrics``;
 * the Fréchet distance between two Gaussians fitted to feature sets (the formula of FID;
-  the features are whatever the caller passes — see :mod:`gan.core.classifier`);
+  the features are whatever the caller passes — see :mod:`gan.evaluation.classifier`);
 * encoder probes: 1-nearest-neighbour and logistic-regression accuracy.
 """
 

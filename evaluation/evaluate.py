@@ -15,9 +15,9 @@ from dataclasses import dataclass, field
 
 import torch
 
-from gan.core import classifier as judge
 from gan.core.engine import Engine
 from gan.core.errors import SpecError
+from gan.evaluation import classifier as judge
 
 DataLoader = Callable[[str], tuple[torch.Tensor, torch.Tensor]]
 """``split -> (scaled images, labels)`` on the CPU."""

@@ -12,12 +12,13 @@ from pathlib import Path
 
 import torch
 
-from gan.core import checkpoint
+from gan.core.data import load_data
 from gan.core.engine import Engine, pick_device
 from gan.core.errors import CheckpointError
 from gan.core.resolve import resolve
 from gan.core.spec import parse_toml, spec_from_dict
-from gan.core.trainer import BEST, load_data
+from gan.training import checkpoint
+from gan.training.checkpoint import BEST
 
 
 def checkpoint_path(path: str | Path, best: bool = False) -> Path:

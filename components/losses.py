@@ -16,6 +16,7 @@ import torch.nn.functional as F
 from pydantic import Field
 
 from gan.core.components import Loss, LossParams, NodeRef
+from gan.core.hooks import hookimpl
 
 Target = torch.Tensor | float | None
 
@@ -106,3 +107,8 @@ LOSSES = [
     Loss("gradient_penalty", gradient_penalty, GradientPenaltyParams),
     Loss("gaussian_nll", gaussian_nll, GaussianNLLParams),
 ]
+
+
+@hookimpl
+def gan_losses():
+    return LOSSES

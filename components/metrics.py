@@ -14,11 +14,11 @@ import numpy as np
 import torch
 from pydantic import Field
 
-from gan.core import classifier as judge
-from gan.core import metrics as M
 from gan.core.components import Metric, NodeRef, Params
-from gan.core.evaluate import Evaluation
 from gan.core.hooks import hookimpl
+from gan.evaluation import classifier as judge
+from gan.evaluation import metrics as M
+from gan.evaluation.evaluate import Evaluation
 
 
 def _labels_of(t: torch.Tensor) -> np.ndarray:

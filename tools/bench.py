@@ -1,49 +1,19 @@
 """Where a training step's time goes: ``gan bench SPEC``.
 
-The engine takes an optional :class:`StepTimer` (``Engine.timer``, ``None`` by default).
-When it is set, :meth:`Engine.step` calls :meth:`StepTimer.lap` at the boundaries of
-its sections — drawing data and latents, the forward pass (graph nodes and loss terms),
-``backward()`` and the optimizer (``zero_grad`` + ``step``) — and the timer adds the
-time since the previous lap to that section. When it is ``None`` the step only tests one
-local variable per boundary, so training pays nothing for the feature.
-
-On CUDA the timer synchronises the device at every lap (kernels run asynchronously);
-that slows the step a little, which is why timing is opt-in.
+Runs steps of a spec's engine with a :class:`~gan.core.timing.StepTimer` attached and
+reports steps/s and the time per section (data, forward, backward, optimizer).
 """
 
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import torch
 
-SECTIONS = ("data", "forward", "backward", "optimizer")
+from gan.core.timing import SECTIONS, StepTimer
 
-
-class StepTimer:
-    """Accumulates wall time per section of :meth:`Engine.step` (see module docstring)."""
-
-    def __init__(self, sync: Callable[[], None] | None = None) -> None:
-        self.totals: dict[str, float] = dict.fromkeys(SECTIONS, 0.0)
-        self._sync = sync
-        self._last = 0.0
-
-    def _now(self) -> float:
-        if self._sync is not None:
-            self._sync()
-        return time.perf_counter()
-
-    def start(self) -> None:
-        """Begin a step: time from here on is attributed by the next lap."""
-        self._last = self._now()
-
-    def lap(self, section: str) -> None:
-        """Attribute the time since the previous start/lap to ``section``."""
-        now = self._now()
-        self.totals[section] += now - self._last
-        self._last = now
+__all__ = ["SECTIONS", "BenchResult", "StepTimer", "make_engine", "render", "time_steps"]
 
 
 @dataclass
@@ -79,11 +49,10 @@ def make_engine(
     data: tuple[torch.Tensor, torch.Tensor] | None = None,
 ):
     """An engine on the spec's training data, built as ``gan run`` builds it; ``data``
-    (images, labels from :func:`gan.core.trainer.load_data`) skips loading them again."""
-    from gan.core.data import BatchSource
+    (images, labels from :func:`gan.core.data.load_data`) skips loading them again."""
+    from gan.core.data import BatchSource, load_data
     from gan.core.engine import Engine, pick_device
     from gan.core.resolve import resolve
-    from gan.core.trainer import load_data
 
     model = resolve(spec)
     device = device or pick_device(spec.train.device)

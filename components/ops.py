@@ -1,0 +1,72 @@
+"""Built-in graph ops: ``cat``, ``one_hot``, ``split``, ``interpolate``, ….
+
+A plugin like any other: it registers through the ``gan_ops`` hook.
+"""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+
+from gan.core.components import Op
+from gan.core.hooks import hookimpl
+
+
+def cat(*tensors: torch.Tensor) -> torch.Tensor:
+    """Concatenate along the feature dimension (flattening each input first)."""
+    return torch.cat([t.flatten(1) for t in tensors], dim=1)
+
+
+def one_hot(indices: torch.Tensor, classes: int) -> torch.Tensor:
+    """Class indices → float one-hot vectors."""
+    return F.one_hot(indices.long(), int(classes)).float()
+
+
+def flatten(x: torch.Tensor) -> torch.Tensor:
+    """(N, …) → (N, features)."""
+    return x.flatten(1)
+
+
+def softmax(x: torch.Tensor) -> torch.Tensor:
+    """Softmax over the last dimension."""
+    return torch.softmax(x, dim=-1)
+
+
+def argmax(x: torch.Tensor) -> torch.Tensor:
+    """Index of the largest entry of the last dimension."""
+    return x.argmax(dim=-1)
+
+
+def label_maps(images: torch.Tensor, codes: torch.Tensor) -> torch.Tensor:
+    """Images with each code (e.g. a one-hot label) appended as constant channels:
+    (N, C, H, W) + (N, K) → (N, C + K, H, W), the conditional discriminator input of
+    conv CGANs (the label "tiled" over the image)."""
+    maps = codes.float()[:, :, None, None].expand(-1, -1, *images.shape[-2:])
+    return torch.cat([images, maps.to(images.dtype)], dim=1)
+
+
+def interpolate(a: torch.Tensor, b: torch.Tensor, *, generator: torch.Generator) -> torch.Tensor:
+    """Random points between ``a`` and ``b`` (one ε ~ U(0,1) per row), as a fresh
+    leaf that requires grad: the input of a WGAN-GP gradient penalty."""
+    eps = torch.rand(a.shape[0], generator=generator, device=generator.device).to(a.device)
+    eps = eps.view(-1, *([1] * (a.dim() - 1)))
+    return (eps * a.detach() + (1 - eps) * b.detach()).requires_grad_(True)
+
+
+def split(x: torch.Tensor, start: int, stop: int) -> torch.Tensor:
+    """Feature columns ``start:stop`` of a (N, F) tensor (e.g. one code of a Q head)."""
+    return x[:, int(start) : int(stop)]
+
+
+@hookimpl
+def gan_ops():
+    return [
+        Op("cat", cat),
+        Op("one_hot", one_hot),
+        Op("flatten", flatten),
+        Op("softmax", softmax),
+        Op("argmax", argmax),
+        Op("split", split),
+        Op("label_maps", label_maps),
+        Op("interpolate", interpolate, random=True, grad_leaf=True),
+    ]

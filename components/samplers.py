@@ -1,0 +1,67 @@
+"""Built-in latent samplers (priors): ``normal``, ``uniform``, ``categorical``.
+
+A plugin like any other: it registers through the ``gan_samplers`` hook.
+"""
+
+from __future__ import annotations
+
+import torch
+from pydantic import Field
+
+from gan.core.components import BuildContext, Params, Sampler
+from gan.core.hooks import hookimpl
+
+
+class NormalParams(Params):
+    dim: int = Field(ge=1, le=1_000_000)
+    mean: float = 0.0
+    std: float = Field(1.0, gt=0)
+
+
+def normal(p: NormalParams, ctx: BuildContext):
+    """Gaussian noise N(mean, std²) of shape (batch, dim)."""
+
+    def draw(n: int, gen: torch.Generator, device: torch.device) -> torch.Tensor:
+        z = torch.randn(n, p.dim, generator=gen, device=gen.device)
+        return (z * p.std + p.mean).to(device)
+
+    return draw
+
+
+class UniformParams(Params):
+    dim: int = Field(ge=1, le=1_000_000)
+    low: float = -1.0
+    high: float = 1.0
+
+
+def uniform(p: UniformParams, ctx: BuildContext):
+    """Uniform noise U(low, high) of shape (batch, dim)."""
+
+    def draw(n: int, gen: torch.Generator, device: torch.device) -> torch.Tensor:
+        u = torch.rand(n, p.dim, generator=gen, device=gen.device)
+        return (u * (p.high - p.low) + p.low).to(device)
+
+    return draw
+
+
+class CategoricalParams(Params):
+    classes: int | None = Field(None, ge=1, le=1_000_000, description="None = the data's.")
+
+
+def categorical(p: CategoricalParams, ctx: BuildContext):
+    """Uniform class indices in [0, classes), int64 of shape (batch,)."""
+    classes = p.classes or ctx.num_classes
+
+    def draw(n: int, gen: torch.Generator, device: torch.device) -> torch.Tensor:
+        return torch.randint(0, classes, (n,), generator=gen, device=gen.device).to(device)
+
+    return draw
+
+
+@hookimpl
+def gan_samplers():
+    return [
+        Sampler("normal", normal, NormalParams),
+        Sampler("uniform", uniform, UniformParams),
+        Sampler("categorical", categorical, CategoricalParams),
+    ]

@@ -1,0 +1,1 @@
+"""Evaluating trained models: metrics arithmetic, the judge classifier, sample grids."""

@@ -1,0 +1,1 @@
+"""Command-line tools over the engine: ``gan inspect`` and ``gan bench``."""

@@ -1,0 +1,2 @@
+"""Services around the engine: the trainer and its events, checkpoints, restore and
+distributed runs."""
