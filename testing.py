@@ -17,15 +17,18 @@ a wrong optimizer group or a wrong loss weight::
 
 from __future__ import annotations
 
+import contextlib
 import copy
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import torch
 from torch import nn
 
-from gan.core.data import BatchSource, load_data
+from gan.core.build import build_engine
 from gan.core.engine import Engine
+from gan.core.hooks import hookimpl
 from gan.core.resolve import resolve
 from gan.core.spec import Spec, load_spec, spec_from_dict
 
@@ -65,11 +68,34 @@ def tiny_engine(
     loaded = spec if isinstance(spec, Spec) else load_spec(spec, [*base, *overrides])
     if reference:
         loaded = reference_kernels(loaded)
-    model = resolve(loaded)
-    images, labels = load_data(model)
-    t = loaded.train
-    data = BatchSource(images, labels, t.batch_size, t.seed, torch.device("cpu"))
-    return Engine(model, torch.device("cpu"), data)
+    return build_engine(loaded, torch.device("cpu"))
+
+
+class _SourceRecorder:
+    """A plugin object that keeps a copy of every source draw of one engine."""
+
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+        self.sources: list[dict[str, torch.Tensor]] = []
+
+    @hookimpl
+    def gan_sources_drawn(self, engine: Engine, values: dict[str, torch.Tensor]) -> None:
+        if engine is self.engine:
+            self.sources.append({k: v.clone() for k, v in values.items()})
+
+
+@contextlib.contextmanager
+def observe_sources(engine: Engine) -> Iterator[list[dict[str, torch.Tensor]]]:
+    """Within the block, every source draw of ``engine`` (data batch and latent samples;
+    one per step plus one per ``fresh_batch`` phase execution) is appended, copied, to
+    the list this yields. Observed through the ``gan_sources_drawn`` hook."""
+    recorder = _SourceRecorder(engine)
+    manager = engine.model.registry.manager
+    manager.register(recorder)
+    try:
+        yield recorder.sources
+    finally:
+        manager.unregister(recorder)
 
 
 @dataclass
@@ -89,18 +115,9 @@ def record_step(engine: Engine) -> RecordedStep:
     phases with ``fresh_batch = true``.
     """
     rec = RecordedStep(copy.deepcopy(engine.networks), torch.get_rng_state())
-    original = engine.draw_sources
-
-    def recording(batch=None):
-        values = original(batch)
-        rec.sources.append({k: v.clone() for k, v in values.items()})
-        return values
-
-    engine.draw_sources = recording  # type: ignore[method-assign]
-    try:
+    with observe_sources(engine) as sources:
         result = engine.step()
-    finally:
-        del engine.draw_sources
+    rec.sources = sources
     rec.losses = {k: float(v) for k, v in result.losses.items()}
     # the engine leaves requires_grad toggled per phase; the copy must start trainable
     for p in rec.initial.parameters():

@@ -7,10 +7,10 @@ It contains no model names: everything specific lives in plugins and specs.
 from __future__ import annotations
 
 import contextlib
-import json
 import random
 from collections.abc import Iterator
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import torch
@@ -18,8 +18,9 @@ from torch import nn
 
 from gan.core import schedules
 from gan.core.components import Network, Optimizer
-from gan.core.errors import CheckpointError, SpecError
+from gan.core.errors import SpecError
 from gan.core.graph import Call
+from gan.core.phase import GradientAverager, PhaseStep
 from gan.core.plan import Execution, build_plan, expand
 from gan.core.resolve import Model, Phase
 from gan.core.timing import StepTimer
@@ -117,11 +118,13 @@ class Engine:
             if spec.train.precision == "fp16" and self.device.type == "cuda"
             else None
         )
-        # Opt-in per-section timing (gan.tools.bench.StepTimer); None costs nothing.
-        self.timer: StepTimer | None = None
-        # Multi-process runs: a gan.training.distributed.GradientSync that averages each
-        # phase's gradients over the ranks before its optimizer steps; None otherwise.
-        self.sync = None
+        self.phase_steps = {
+            p.name: PhaseStep(p, self.optimizers[p.name], self.scaler) for p in model.phases
+        }
+        self._timer: StepTimer | None = None
+        self._sync: GradientAverager | None = None
+        # observers of every source draw (gan.testing records a step's inputs with it)
+        self._sources_drawn = model.registry.manager.hook.gan_sources_drawn
 
     # -- construction -----------------------------------------------------------------
     def _optimizer(self, phase: Phase) -> torch.optim.Optimizer:
@@ -172,6 +175,7 @@ class Engine:
         gen = generator if generator is not None else self.sampler_generator
         for name, draw in self.samplers.items():
             values[name] = draw(n, gen, self.device)
+        self._sources_drawn(engine=self, values=values)
         return values
 
     # -- computing nodes --------------------------------------------------------------
@@ -276,176 +280,108 @@ class Engine:
 
     def step(self, batch: dict[str, torch.Tensor] | None = None) -> StepResult:
         """One training step: every active phase, in order, following the plan."""
-        timer = self.timer  # sections: data, forward, backward, optimizer (core/profile.py)
-        if timer is not None:
-            timer.start()
+        if self._timer is not None:
+            self._timer.start()
         plan = self.plan()
         values = self.draw_sources(batch)
-        if timer is not None:
-            timer.lap("data")
+        self._lap("data")
         sums: dict[str, torch.Tensor] = {}
         counts: dict[str, int] = {}
         for ex in plan:
             if ex.resample:
                 values = self.draw_sources()
-                if timer is not None:
-                    timer.lap("data")
-            phase = ex.phase
-            opt = self.optimizers[phase.name]
-            opt.zero_grad(set_to_none=True)
-            if timer is not None:
-                timer.lap("optimizer")
-            with self.autocast():
-                for action in ex.actions:
-                    if action.compute:
-                        self.compute(action.call, action.grad_nets, values)
-                total = None
-                terms = {}
-                for term, weight in phase.terms:
-                    value = self.loss_value(term, phase.updates, values)
-                    terms[f"{phase.name}/{term}"] = value.detach().float()
-                    total = weight * value if total is None else total + weight * value
-            if timer is not None:
-                timer.lap("forward")
-            if self._skip_nonfinite and not self._finite_everywhere(total):
+                self._lap("data")
+            phase = self.phase_steps[ex.phase.name]
+            phase.zero_grad()
+            total, terms = self.forward(ex, values)
+            self._lap("forward")
+            if self._skip_nonfinite and not phase.finite(total):
                 # train.on_nan = "skip": one host sync per phase is the price of skipping.
-                self.skipped[phase.name] = self.skipped.get(phase.name, 0) + 1
+                self.skipped[ex.phase.name] = self.skipped.get(ex.phase.name, 0) + 1
                 continue
             for key, value in terms.items():
                 sums[key] = sums[key] + value if key in sums else value
                 counts[key] = counts.get(key, 0) + 1
-            if self.scaler is not None:
-                self.scaler.scale(total).backward()
-            else:
-                total.backward()
-            if self.sync is not None:
-                self.sync.average_gradients(opt)
-            if timer is not None:
-                timer.lap("backward")
-            if self.scaler is not None:
-                self.scaler.step(opt)
-                self.scaler.update()
-            else:
-                opt.step()
-            if timer is not None:
-                timer.lap("optimizer")
+            phase.backward(total)
+            phase.step()
         for scheduler in self.schedulers.values():
             scheduler.step()
         self.step_count += 1
         return StepResult({k: v / counts[k] for k, v in sums.items()})
 
-    def _finite_everywhere(self, total: torch.Tensor) -> bool:
-        """Whether ``total`` is finite on every rank. Skipping must be agreed, or the
-        ranks that skip would miss the gradient all-reduce the others wait in."""
-        finite = torch.isfinite(total)
-        return self.sync.all_true(finite) if self.sync is not None else bool(finite)
+    def forward(
+        self, ex: Execution, values: dict[str, torch.Tensor]
+    ) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
+        """One phase execution's nodes (computed or reused, per the plan) and its
+        weighted loss: ``(total, {"phase/term": detached value})``."""
+        phase = ex.phase
+        with self.autocast():
+            for action in ex.actions:
+                if action.compute:
+                    self.compute(action.call, action.grad_nets, values)
+            total: torch.Tensor | None = None
+            terms = {}
+            for term, weight in phase.terms:
+                value = self.loss_value(term, phase.updates, values)
+                terms[f"{phase.name}/{term}"] = value.detach().float()
+                total = weight * value if total is None else total + weight * value
+        assert total is not None  # resolve() refuses a phase without loss terms
+        return total, terms
+
+    def _lap(self, section: str) -> None:
+        if self._timer is not None:
+            self._timer.lap(section)
+
+    # -- what wraps the phases: timing, gradient sync ---------------------------------
+    @property
+    def timer(self) -> StepTimer | None:
+        """Opt-in per-section timing (:class:`gan.core.timing.StepTimer`); None costs
+        nothing."""
+        return self._timer
+
+    @timer.setter
+    def timer(self, timer: StepTimer | None) -> None:
+        self._timer = timer
+        for phase in self.phase_steps.values():
+            phase.timer = timer
+
+    @property
+    def sync(self) -> GradientAverager | None:
+        """Multi-process runs: averages each phase's gradients over the ranks before its
+        optimizer steps (:class:`gan.training.distributed.GradientSync`); None otherwise."""
+        return self._sync
+
+    @sync.setter
+    def sync(self, sync: GradientAverager | None) -> None:
+        self._sync = sync
+        for phase in self.phase_steps.values():
+            phase.sync = sync
 
     # -- state ------------------------------------------------------------------------
-    def state_tensors(self) -> tuple[dict[str, torch.Tensor], dict[str, str]]:
-        """Everything needed to resume exactly, as flat tensors + string metadata."""
-        tensors: dict[str, torch.Tensor] = {}
-        meta: dict[str, str] = {}
-        for name, net in self.networks.items():
-            for key, value in net.state_dict().items():
-                tensors[f"net.{name}.{key}"] = value.detach().cpu().contiguous()
-        for phase, opt in self.optimizers.items():
-            state = opt.state_dict()
-            scalars: dict[str, dict[str, float]] = {}
-            for idx, entry in state["state"].items():
-                for key, value in entry.items():
-                    if isinstance(value, torch.Tensor):
-                        tensors[f"optim.{phase}.{idx}.{key}"] = value.detach().cpu().contiguous()
-                    else:
-                        scalars.setdefault(str(idx), {})[key] = value
-            meta[f"optim.{phase}"] = json.dumps(
-                {"param_groups": state["param_groups"], "scalars": scalars}
-            )
-        for phase, scheduler in self.schedulers.items():
-            meta[f"sched.{phase}"] = schedules.state_to_json(scheduler)
-        tensors["rng.torch"] = torch.get_rng_state()
-        tensors["rng.sampler"] = self.sampler_generator.get_state().cpu()
-        if torch.cuda.is_available() and self.device.type == "cuda":
-            tensors["rng.cuda"] = torch.cuda.get_rng_state(self.device)
-        np_state = np.random.get_state()
-        tensors["rng.numpy"] = torch.from_numpy(np_state[1].astype(np.int64))
-        meta["rng.numpy"] = json.dumps(
-            [np_state[0], int(np_state[2]), int(np_state[3]), float(np_state[4])]
-        )
-        py_state = random.getstate()
-        tensors["rng.python"] = torch.tensor(py_state[1], dtype=torch.int64)
-        meta["rng.python"] = json.dumps([py_state[0], py_state[2]])
-        if self.data is not None:
-            for key, value in self.data.state_dict().items():
-                tensors[f"data.{key}"] = value
-        meta["step"] = str(self.step_count)
-        meta["epoch"] = str(self.data.epoch if self.data is not None else 0)
-        return tensors, meta
+    def state_dict(self) -> dict[str, Any]:
+        """The engine's own state, nested (``gan.training.state`` flattens it into a
+        checkpoint's tensors and metadata; the process-wide RNGs are not included)."""
+        return {
+            "step": self.step_count,
+            "networks": {name: net.state_dict() for name, net in self.networks.items()},
+            "optimizers": {name: opt.state_dict() for name, opt in self.optimizers.items()},
+            "schedulers": {name: s.state_dict() for name, s in self.schedulers.items()},
+            "sampler_rng": self.sampler_generator.get_state(),
+            "data": self.data.state_dict() if self.data is not None else None,
+            "epoch": self.data.epoch if self.data is not None else 0,
+        }
 
-    def load_state_tensors(self, tensors: dict[str, torch.Tensor], meta: dict[str, str]) -> None:
-        """Restore from :meth:`state_tensors` output; CheckpointError on any mismatch."""
-        for name, net in self.networks.items():
-            own = net.state_dict()
-            prefix = f"net.{name}."
-            loaded = {k[len(prefix) :]: v for k, v in tensors.items() if k.startswith(prefix)}
-            missing = sorted(set(own) - set(loaded))
-            if missing:
-                raise CheckpointError(
-                    f"The checkpoint has no tensor for network '{name}' key(s) "
-                    f"{', '.join(missing[:5])}: it was written for another spec."
-                )
-            for key, value in own.items():
-                if loaded[key].shape != value.shape:
-                    raise CheckpointError(
-                        f"Network '{name}' tensor '{key}' has shape {tuple(loaded[key].shape)} "
-                        f"in the checkpoint but {tuple(value.shape)} in this spec: it was "
-                        f"written for another spec."
-                    )
-            net.load_state_dict({k: loaded[k] for k in own})
-        for phase, opt in self.optimizers.items():
-            if f"optim.{phase}" not in meta:
-                raise CheckpointError(f"The checkpoint has no optimizer state for phase '{phase}'.")
-            info = json.loads(meta[f"optim.{phase}"])
-            state: dict[int, dict] = {}
-            prefix = f"optim.{phase}."
-            for key, value in tensors.items():
-                if key.startswith(prefix):
-                    idx, name = key[len(prefix) :].split(".", 1)
-                    state.setdefault(int(idx), {})[name] = value
-            for idx, entry in info["scalars"].items():
-                state.setdefault(int(idx), {}).update(entry)
-            try:
-                opt.load_state_dict({"state": state, "param_groups": info["param_groups"]})
-            except (ValueError, KeyError, RuntimeError) as exc:
-                raise CheckpointError(
-                    f"Optimizer state of phase '{phase}' does not fit this spec: {exc}"
-                ) from None
-        for phase, scheduler in self.schedulers.items():
-            if f"sched.{phase}" not in meta:
-                raise CheckpointError(
-                    f"The checkpoint has no learning-rate schedule state for phase '{phase}'."
-                )
-            try:
-                schedules.load_json(scheduler, meta[f"sched.{phase}"])
-            except (ValueError, KeyError, TypeError) as exc:
-                raise CheckpointError(
-                    f"The learning-rate schedule state of phase '{phase}' is unusable: {exc}"
-                ) from None
-        try:
-            torch.set_rng_state(tensors["rng.torch"])
-            self.sampler_generator.set_state(tensors["rng.sampler"])
-            if "rng.cuda" in tensors and self.device.type == "cuda":
-                torch.cuda.set_rng_state(tensors["rng.cuda"], self.device)
-            kind, pos, has_gauss, cached = json.loads(meta["rng.numpy"])
-            keys = tensors["rng.numpy"].numpy().astype(np.uint32)
-            np.random.set_state((kind, keys, pos, has_gauss, cached))
-            version, gauss = json.loads(meta["rng.python"])
-            random.setstate((version, tuple(int(v) for v in tensors["rng.python"]), gauss))
-            if self.data is not None:
-                self.data.load_state_dict(
-                    {k[5:]: v for k, v in tensors.items() if k.startswith("data.")}
-                )
-        except (KeyError, ValueError, RuntimeError, TypeError) as exc:
-            raise CheckpointError(
-                f"The checkpoint's random-number state is unusable: {exc}"
-            ) from None
-        self.step_count = int(meta["step"])
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        """Restore what :meth:`state_dict` returned (parts that are absent are kept)."""
+        for name, sd in state.get("networks", {}).items():
+            self.networks[name].load_state_dict(sd)
+        for name, sd in state.get("optimizers", {}).items():
+            self.optimizers[name].load_state_dict(sd)
+        for name, sd in state.get("schedulers", {}).items():
+            self.schedulers[name].load_state_dict(sd)
+        if "sampler_rng" in state:
+            self.sampler_generator.set_state(state["sampler_rng"])
+        if state.get("data") is not None and self.data is not None:
+            self.data.load_state_dict(state["data"])
+        if "step" in state:
+            self.step_count = int(state["step"])

@@ -42,6 +42,9 @@ BUILTIN_PLUGINS = (
     "gan.components.losses",
     "gan.components.data",
     "gan.components.metrics",
+    # the trainer's own logging, checkpoints, samples and evaluation (event hooks)
+    "gan.training.callbacks",
+    "gan.evaluation.callbacks",
     "gan.plugins.blocks",
     "gan.plugins.conv",
     "gan.plugins.bigan",
@@ -86,6 +89,7 @@ class Registry:
         """Build a registry from the built-ins, entry points and ``extra`` plugins."""
         pm = pluggy.PluginManager(hooks.PROJECT)
         pm.add_hookspecs(hooks.GanHookSpecs)
+        pm.add_hookspecs(hooks.GanEventSpecs)
         reg = cls(manager=pm)
         for module_name in BUILTIN_PLUGINS:
             reg._register_module(module_name, origin="built-in")
@@ -97,8 +101,13 @@ class Registry:
             name = getattr(plugin, "__name__", repr(plugin))
             if pm.is_registered(plugin):
                 continue
-            pm.register(plugin, name=name)
+            try:
+                pm.register(plugin, name=name)
+            except Exception as exc:
+                reg.failures[name] = f"{type(exc).__name__}: {exc}"
+                continue
             reg.origins[name] = "registered in code"
+        reg._check_pending()
         reg._collect()
         return reg
 
@@ -113,14 +122,42 @@ class Registry:
             return
         self.origins[module_name] = origin
 
+    def _check_pending(self) -> None:
+        """A ``@hookimpl`` whose name is no hook (a typo: ``gan_network``) would register
+        nothing and say nothing: its plugin is recorded as failed, with a did-you-mean,
+        and unregistered. Then pluggy's own ``check_pending()`` must pass."""
+        known_hooks = [
+            name
+            for spec in (hooks.GanHookSpecs, hooks.GanEventSpecs)
+            for name in vars(spec)
+            if name.startswith("gan_")
+        ]
+        for name, caller in list(vars(self.manager.hook).items()):
+            if not isinstance(caller, pluggy.HookCaller) or caller.has_spec():
+                continue
+            for impl in caller.get_hookimpls():
+                self.failures[impl.plugin_name] = (
+                    f"@hookimpl '{name}' is not a gan hook.{did_you_mean(name, known_hooks)} "
+                    f"The hooks are: {known(known_hooks)}."
+                )
+                if self.manager.is_registered(impl.plugin):
+                    self.manager.unregister(impl.plugin)
+                self.origins.pop(impl.plugin_name, None)
+        self.manager.check_pending()
+
     def _collect(self) -> None:
+        """Call every component hook through pluggy, one plugin at a time, so that each
+        declaration is credited to its plugin and a raising plugin fails alone."""
         self.entries = {kind: {} for kind in HOOK_KINDS.values()}
+        plugins = self.manager.get_plugins()
         for hook_name, kind in HOOK_KINDS.items():
             hook = getattr(self.manager.hook, hook_name)
             for impl in hook.get_hookimpls():
                 plugin = impl.plugin_name
+                others = [p for p in plugins if p is not impl.plugin]
                 try:
-                    declared = impl.function() or []
+                    caller = self.manager.subset_hook_caller(hook_name, remove_plugins=others)
+                    declared = [c for result in caller() for c in (result or [])]
                     for comp in declared:
                         self._add(kind, comp, plugin)
                 except PluginError as exc:

@@ -97,11 +97,21 @@ def build(
 
 def state_to_json(scheduler: lr_scheduler.LRScheduler) -> str:
     """A scheduler's ``state_dict()`` as JSON (MultiStepLR keeps a Counter)."""
-    return json.dumps(_encode(scheduler.state_dict()))
+    return dict_to_json(scheduler.state_dict())
+
+
+def dict_to_json(state: dict[str, Any]) -> str:
+    """A scheduler state dict as JSON."""
+    return json.dumps(_encode(state))
+
+
+def dict_from_json(text: str) -> dict[str, Any]:
+    """The state dict :func:`dict_to_json` wrote."""
+    return _decode(json.loads(text))
 
 
 def load_json(scheduler: lr_scheduler.LRScheduler, text: str) -> None:
-    scheduler.load_state_dict(_decode(json.loads(text)))
+    scheduler.load_state_dict(dict_from_json(text))
 
 
 def _encode(value: Any) -> Any:

@@ -13,10 +13,10 @@ from pathlib import Path
 import torch
 from safetensors.torch import save_file
 
-from gan.core.data import BatchSource, load_data
+from gan.core.build import build_engine
 from gan.core.engine import Engine
 from gan.core.errors import GanError
-from gan.core.resolve import resolve
+from gan.core.hooks import hookimpl
 from gan.core.spec import Spec, load_spec, spec_from_dict
 from gan.training import distributed
 from gan.training.trainer import Trainer
@@ -92,22 +92,17 @@ def tiny_engine(rank: int, world: int) -> Engine:
     of one global draw per call, so any world size sees the same real and latent data."""
     per_rank = WORLD * PER_RANK // world
     spec = tiny_spec(per_rank)
-    model = resolve(spec)
-    images, labels = load_data(model)
-    cpu = torch.device("cpu")
-    data = BatchSource(images, labels, per_rank, spec.train.seed, cpu, rank, world)
-    engine = Engine(model, cpu, data)
+    engine = build_engine(spec, torch.device("cpu"), rank=rank, world_size=world)
     calls = itertools.count()
-    draw = engine.draw_sources
 
-    def shared_latents(batch=None, generator=None):
-        values = draw(batch, generator)
-        gen = torch.Generator().manual_seed(next(calls))
-        z = torch.randn(WORLD * PER_RANK, 8, generator=gen)
-        values["z"] = z[rank * per_rank : (rank + 1) * per_rank]
-        return values
+    class SharedLatents:
+        @hookimpl
+        def gan_sources_drawn(self, engine, values):
+            gen = torch.Generator().manual_seed(next(calls))
+            z = torch.randn(WORLD * PER_RANK, 8, generator=gen)
+            values["z"] = z[rank * per_rank : (rank + 1) * per_rank]
 
-    engine.draw_sources = shared_latents  # type: ignore[method-assign]
+    engine.model.registry.manager.register(SharedLatents())
     return engine
 
 

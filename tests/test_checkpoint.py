@@ -11,11 +11,11 @@ from typer.testing import CliRunner
 from gan.cli import app
 from gan.core.errors import CheckpointError
 from gan.testing import assert_same_parameters, tiny_engine
-from gan.training import checkpoint
+from gan.training import checkpoint, state
 
 
 def saved(engine, path):
-    tensors, meta = engine.state_tensors()
+    tensors, meta = state.state_tensors(engine)
     return checkpoint.save(path, tensors, {**meta, "spec_json": "{}"})
 
 
@@ -25,7 +25,7 @@ def test_round_trip_restores_everything(tmp_path):
         engine.step()
     path = saved(engine, tmp_path / "c.safetensors")
     fresh = tiny_engine("bigan", "train.seed=123")  # different init, RNG and data order
-    fresh.load_state_tensors(*checkpoint.load(path))
+    state.load_state_tensors(fresh, *checkpoint.load(path))
     assert fresh.step_count == 3
     assert_same_parameters(fresh.networks, engine.networks, rtol=0, atol=0)
     for name, opt in engine.optimizers.items():
@@ -81,7 +81,7 @@ def test_checkpoint_of_another_spec_is_refused(tmp_path):
         "bigan", "networks.G.hidden=64", "networks.E.hidden=64", "networks.D.hidden=64"
     )
     with pytest.raises(CheckpointError, match="shape"):
-        other.load_state_tensors(*checkpoint.load(path))
+        state.load_state_tensors(other, *checkpoint.load(path))
 
 
 def test_resume_from_pickle_exits_2_and_leaves_files(tmp_path):

@@ -9,7 +9,7 @@ import torch
 
 from gan.core.errors import SpecError
 from gan.core.graph import parse_call
-from gan.testing import tiny_engine
+from gan.testing import observe_sources, tiny_engine
 
 
 def test_parse_call_tuple_outputs_and_constants():
@@ -87,10 +87,8 @@ def test_every_and_repeat_schedule():
         ("generator", 0, False),
     ]
     assert [ex.phase.name for ex in engine.plan(step=1)] == ["discriminator"] * 3
-    draws = []
-    original = engine.draw_sources
-    engine.draw_sources = lambda batch=None: draws.append(1) or original(batch)
-    engine.step()
+    with observe_sources(engine) as draws:
+        engine.step()
     assert len(draws) == 3  # one per critic repetition
 
 

@@ -15,7 +15,7 @@ from typer.testing import CliRunner
 from gan.cli import app
 from gan.core.errors import CheckpointError
 from gan.testing import tiny_engine
-from gan.training import checkpoint
+from gan.training import checkpoint, state
 
 ARGS = [
     "--set",
@@ -91,7 +91,7 @@ def test_output_path_is_a_file(tmp_path):
 def test_full_disk_keeps_previous_checkpoint(tmp_path, monkeypatch):
     engine = tiny_engine("bigan")
     folder = tmp_path / "checkpoints"
-    tensors, meta = engine.state_tensors()
+    tensors, meta = state.state_tensors(engine)
     first = checkpoint.save(folder / checkpoint.checkpoint_name(1), tensors, meta)
     checkpoint.commit(folder, first, keep=3)
     before = first.read_bytes()

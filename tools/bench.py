@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 
 import torch
 
+from gan.core.build import build_engine
 from gan.core.timing import SECTIONS, StepTimer
 
 __all__ = ["SECTIONS", "BenchResult", "StepTimer", "make_engine", "render", "time_steps"]
@@ -50,16 +51,7 @@ def make_engine(
 ):
     """An engine on the spec's training data, built as ``gan run`` builds it; ``data``
     (images, labels from :func:`gan.core.data.load_data`) skips loading them again."""
-    from gan.core.data import BatchSource, load_data
-    from gan.core.engine import Engine, pick_device
-    from gan.core.resolve import resolve
-
-    model = resolve(spec)
-    device = device or pick_device(spec.train.device)
-    images, labels = data if data is not None else load_data(model)
-    t = spec.train
-    data = BatchSource(images, labels, t.batch_size, t.seed, device)
-    return Engine(model, device, data)
+    return build_engine(spec, device, data)
 
 
 def time_steps(engine, steps: int, warmup: int = 3) -> BenchResult:

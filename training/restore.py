@@ -12,12 +12,12 @@ from pathlib import Path
 
 import torch
 
+from gan.core.build import build_engine
 from gan.core.data import load_data
-from gan.core.engine import Engine, pick_device
+from gan.core.engine import Engine
 from gan.core.errors import CheckpointError
-from gan.core.resolve import resolve
 from gan.core.spec import parse_toml, spec_from_dict
-from gan.training import checkpoint
+from gan.training import checkpoint, state
 from gan.training.checkpoint import BEST
 
 
@@ -61,9 +61,8 @@ def restore(
         raise CheckpointError(f"'{file}' carries no spec; it was not written by `gan run`.")
     data = parse_toml(meta["spec_toml"], f"the spec stored in '{file}'")
     spec = spec_from_dict(data, [*(overrides or []), f"train.device={device}"], str(file))
-    model = resolve(spec)
-    engine = Engine(model, pick_device(device))
-    engine.load_state_tensors(tensors, meta)
+    engine = build_engine(spec, device, with_data=False)
+    state.load_state_tensors(engine, tensors, meta)
     engine.train_mode(False)
     return engine, file
 

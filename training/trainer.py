@@ -7,7 +7,6 @@ from __future__ import annotations
 import contextlib
 import json
 import math
-import os
 import signal
 import sys
 import time
@@ -16,12 +15,13 @@ from typing import Any
 
 import torch
 
-from gan.core.data import BatchSource, load_data
+from gan.core.build import build_engine
+from gan.core.data import load_data
 from gan.core.engine import Engine
-from gan.core.errors import CheckpointError, GanError, TrainingError
+from gan.core.errors import CheckpointError, GanError, PluginError, TrainingError
 from gan.core.resolve import Model, resolve
-from gan.core.spec import Spec, spec_from_dict
-from gan.training import checkpoint, distributed
+from gan.core.spec import Spec
+from gan.training import checkpoint, distributed, state
 from gan.training.checkpoint import BEST
 
 # Keys that may change between a run and its resumption without changing the model.
@@ -95,11 +95,13 @@ class Trainer:
         self.device = self.dist.device
         self.quiet = quiet or not self.dist.is_main
         self._stop_signal: int | None = None
-        self.tensorboard = None  # a SummaryWriter while training, if [log] asks for one
-        self._evaluation = None  # built at the first [eval] every=N evaluation
-        self._best: float | None = None
+        self.stop_reason: str | None = None  # set by a callback that ends the run
+        self.total = 0  # the step the run ends at, known once the data is loaded
+        self._callbacks: list[object] = []  # attached for the run (add_callback)
+        self._sums: dict[str, torch.Tensor] = {}  # loss terms since the last log step
+        self._n = 0
         self._train_data: tuple[torch.Tensor, torch.Tensor] | None = None
-        self._sample_data: tuple[torch.Tensor, torch.Tensor] | None = None
+        self.sample_data: tuple[torch.Tensor, torch.Tensor] | None = None
 
     # -- run folder -----------------------------------------------------------------
     def _prepare_folder(self) -> Path | None:
@@ -175,12 +177,10 @@ class Trainer:
 
     def run(self) -> int:
         images, labels = load_data(self.model)
-        t = self.spec.train
         ctx = self.dist
-        data = BatchSource(
-            images, labels, t.batch_size, t.seed, self.device, ctx.rank, ctx.world_size
+        engine = build_engine(
+            self.model, self.device, (images, labels), rank=ctx.rank, world_size=ctx.world_size
         )
-        engine = Engine(self.model, self.device, data)
         distributed.prepare_engine(engine, ctx)
         self.engine = engine
         # Rank 0 alone touches the run folder and reads the checkpoint; all ranks get the
@@ -189,109 +189,109 @@ class Trainer:
         if resume_from is not None:
             tensors, meta = ctx.on_main(lambda: checkpoint.load(resume_from))
             self._check_resume_spec(meta, resume_from)
-            engine.load_state_tensors(tensors, meta)
+            state.load_state_tensors(engine, tensors, meta)
             if ctx.is_main:
                 self._truncate_metrics(engine.step_count)
         elif ctx.is_main:
             (self.out / "spec.toml").write_text(self.spec.to_toml())
         distributed.reseed(engine, ctx)
-        total = self.total_steps(data.batches_per_epoch)
+        self.total = self.total_steps(engine.data.batches_per_epoch)
         self._train_data = (images, labels)
         n = min(self.spec.sample.n, len(images))
-        self._sample_data = (images[:n], labels[:n])
+        self.sample_data = (images[:n], labels[:n])
         old_handlers = self._install_signal_handlers()
         try:
-            self._loop(engine, total)
+            self._loop(engine)
         finally:
             self._restore_signal_handlers(old_handlers)
         return engine.step_count
 
-    def _loop(self, engine: Engine, total: int) -> None:
+    def _loop(self, engine: Engine) -> None:
+        """Steps until the last one; everything else happens in event callbacks
+        (:mod:`gan.training.callbacks`, :mod:`gan.evaluation.callbacks`, plugins)."""
         t = self.spec.train
-        every = self.spec.eval.every
-        deadline = None if t.max_minutes is None else time.monotonic() + 60.0 * t.max_minutes
-        path = self.out / "metrics.jsonl" if self.dist.is_main else os.devnull
-        metrics = open(path, "a")  # noqa: SIM115 - closed in finally
-        sums: dict[str, torch.Tensor] = {}
-        n = 0
+        hook = self.hook
         last_time = time.perf_counter()
         last_step = engine.step_count
-        progress = Progress(total, engine.step_count, quiet=self.quiet)
-        self.tensorboard = self._tensorboard()
         engine.train_mode(True)
         try:
-            while engine.step_count < total:
+            hook.gan_train_start(trainer=self)
+            while engine.step_count < self.total:
                 result = engine.step()
                 for k, v in result.losses.items():
-                    sums[k] = sums[k] + v if k in sums else v
-                n += 1
+                    self._sums[k] = self._sums[k] + v if k in self._sums else v
+                self._n += 1
                 step = engine.step_count
-                if step % t.log_every == 0 or step == total:
-                    values = self._check_finite(sums, n, step)
+                if step % t.log_every == 0 or step == self.total:
+                    values = self.check_losses(step)
                     now = time.perf_counter()
                     rate = (step - last_step) / max(now - last_time, 1e-9)
                     last_time, last_step = now, step
-                    record = {
-                        "step": step,
-                        "epoch": engine.data.epoch,
-                        "time": time.time(),
-                        "steps_per_s": round(rate, 3),
-                        **values,
-                    }
-                    metrics.write(json.dumps(record) + "\n")
-                    metrics.flush()
-                    progress.update(step, values, rate)
-                    if self.tensorboard is not None:
-                        for key, value in {**values, "steps_per_s": rate}.items():
-                            self.tensorboard.add_scalar(key, value, step)
-                    sums, n = {}, 0
-                late = deadline is not None and time.monotonic() > deadline
-                out_of_time = bool(self._agreed(int(late), step, total))
-                if step % t.sample_every == 0 or step == total or out_of_time:
-                    self._save_samples(engine, step)
-                if every is not None and (step % every == 0 or step == total or out_of_time):
-                    self._evaluate(engine, metrics, step)
-                if step % t.checkpoint_every == 0 or step == total or out_of_time:
-                    self._check_finite(sums, n, step)
-                    self.save_checkpoint(engine)
-                if out_of_time:
-                    self._notice(
-                        f"train.max_minutes = {t.max_minutes} reached at step {step}; "
-                        f"checkpoint saved (continue with --resume and a larger budget)."
-                    )
+                    hook.gan_log(trainer=self, step=step, losses=values, steps_per_s=rate)
+                    self._sums, self._n = {}, 0
+                hook.gan_step_end(trainer=self, step=step, losses=result.losses)
+                if self.stop_reason is not None:
+                    self.notice(self.stop_reason)
                     return
-                stop = self._agreed(self._stop_signal or 0, step, total)
+                stop = self.agreed(self._stop_signal or 0, step)
                 if stop:
-                    self._check_finite(sums, n, step)
+                    self.check_losses(step)
                     self.save_checkpoint(engine)
                     raise self.dist.shared(Interrupted(stop, step))
         finally:
-            metrics.close()
-            progress.close()
-            if self.tensorboard is not None:
-                self.tensorboard.close()
+            try:
+                hook.gan_train_end(trainer=self, step=engine.step_count)
+            finally:
+                self._detach_callbacks()
 
-    def _agreed(self, value: int, step: int, total: int) -> int:
+    # -- what callbacks use -------------------------------------------------------------
+    @property
+    def hook(self):
+        """The plugin manager's hooks (``trainer.hook.gan_eval_end(...)``)."""
+        return self.model.registry.manager.hook
+
+    def add_callback(self, callback: object) -> None:
+        """Attach ``callback`` (an object with ``@hookimpl`` methods) for this run."""
+        pm = self.model.registry.manager
+        try:
+            pm.register(callback)
+            pm.check_pending()
+        except Exception as exc:
+            if pm.is_registered(callback):
+                pm.unregister(callback)
+            raise PluginError(f"Callback {callback!r} cannot be attached: {exc}") from None
+        self._callbacks.append(callback)
+
+    def _detach_callbacks(self) -> None:
+        pm = self.model.registry.manager
+        while self._callbacks:
+            callback = self._callbacks.pop()
+            if pm.is_registered(callback):
+                pm.unregister(callback)
+
+    def is_last_step(self, step: int) -> bool:
+        """Whether the run ends after ``step`` (the last step, or a callback stopped it):
+        samples, evaluation and a checkpoint are due whatever their interval."""
+        return step == self.total or self.stop_reason is not None
+
+    def stop(self, reason: str) -> None:
+        """End the run after this step's callbacks; ``reason`` is printed."""
+        self.stop_reason = reason
+
+    def agreed(self, value: int, step: int) -> int:
         """A per-process decision (a signal arrived, time ran out) that every rank must
         take at the same step. Under torchrun the ranks agree on the largest value at log
         steps only (0 elsewhere), so there is no collective per step."""
         if not self.dist.distributed:
             return value
-        if step % self.spec.train.log_every and step != total:
+        if step % self.spec.train.log_every and step != self.total:
             return 0
         return self.dist.max_int(value)
 
-    def _tensorboard(self):
-        if not self.spec.log.tensorboard or not self.dist.is_main:
-            return None
-        try:
-            from torch.utils.tensorboard import SummaryWriter
-        except ImportError:
-            raise GanError(
-                "log.tensorboard = true needs the tensorboard package: "
-                "pip install 'gan[tensorboard]' (or set log.tensorboard = false)."
-            ) from None
-        return SummaryWriter(str(self.out / "tensorboard"), purge_step=self.engine.step_count)
+    def check_losses(self, step: int) -> dict[str, float]:
+        """The loss terms averaged since the last log step (one host sync); stops on
+        NaN/Inf under ``train.on_nan = "stop"``."""
+        return self._check_finite(self._sums, self._n, step)
 
     def _check_finite(self, sums: dict[str, torch.Tensor], n: int, step: int) -> dict[str, float]:
         """One host sync per log interval: read the accumulated losses, stop on NaN/Inf."""
@@ -315,8 +315,15 @@ class Trainer:
             )
         return out
 
+    def load_split(self, split: str) -> tuple[torch.Tensor, torch.Tensor]:
+        """A split for evaluation, on the CPU (the training split of this run is reused)."""
+        if split == "train" and self._train_data is not None and self.spec.data.limit is None:
+            return self._train_data
+        return load_data(self.model, split, whole=True)
+
     # -- checkpoints & samples --------------------------------------------------------
-    def _notice(self, text: str) -> None:
+    def notice(self, text: str) -> None:
+        """Print a line for the user (not under --quiet, and on rank 0 only)."""
         if not self.quiet:
             print(text, file=sys.stderr, flush=True)
 
@@ -325,7 +332,7 @@ class Trainer:
     ) -> Path | None:
         if not self.dist.is_main:
             return None  # every rank holds the same state; rank 0 writes it
-        tensors, meta = engine.state_tensors()
+        tensors, meta = state.state_tensors(engine)
         meta.update(extra or {})
         meta["spec_json"] = json.dumps(self.spec.canonical(), sort_keys=True)
         meta["spec_hash"] = self.spec.hash()
@@ -336,77 +343,8 @@ class Trainer:
         )
         if name is None:
             checkpoint.commit(folder, path, self.spec.train.keep_checkpoints)
+        self.hook.gan_checkpoint_saved(trainer=self, step=engine.step_count, path=path)
         return path
-
-    def _save_samples(self, engine: Engine, step: int) -> None:
-        if self.spec.sample.node is None or not self.dist.is_main:
-            return
-        from gan.evaluation.sampling import sample_grid, save_grid
-
-        # a stream of its own, re-seeded each time: grids are comparable across steps
-        # and drawing them does not move the training stream
-        gen = torch.Generator(engine.sampler_generator.device).manual_seed(self.spec.train.seed + 2)
-        images, labels = self._sample_data
-        grid = sample_grid(engine, images, labels, self.spec.sample.n, gen)
-        value_range = tuple(self.spec.data.range)
-        save_grid(grid, self.out / "samples" / f"step_{step:08d}.png", value_range)
-        if self.tensorboard is not None:
-            from torchvision.utils import make_grid
-
-            image = make_grid(grid.images, nrow=grid.nrow, normalize=True, value_range=value_range)
-            self.tensorboard.add_image("samples", image, step)
-
-    # -- evaluation -----------------------------------------------------------------------
-    def _evaluate(self, engine: Engine, metrics_file, step: int) -> None:
-        """``[eval] every``: metrics into metrics.jsonl; best.safetensors by ``eval.best``."""
-        from gan.evaluation.evaluate import Evaluation, check_best_key, is_better, run_metrics
-
-        if self._evaluation is None:
-            # model selection reads the validation split, never the test split
-            split = "val" if self.spec.data.val else self.spec.eval.split
-            self._evaluation = Evaluation(engine, self._load_split, quiet=self.quiet, split=split)
-        results = run_metrics(self._evaluation)
-        self._evaluation.reset_model_outputs()
-        record = {
-            "step": step,
-            "time": time.time(),
-            "split": self._evaluation.split,
-            **{f"eval/{k}": v for k, v in results.items()},
-        }
-        metrics_file.write(json.dumps(record) + "\n")
-        metrics_file.flush()
-        if self.tensorboard is not None:
-            for key, value in results.items():
-                self.tensorboard.add_scalar(f"eval/{key}", value, step)
-        self._notice(f"eval step {step}: " + " ".join(f"{k}={v:.4g}" for k, v in results.items()))
-        e = self.spec.eval
-        if e.best is None:
-            return
-        check_best_key(self.spec, results)
-        if is_better(results[e.best], self._best_value(), e.best_mode):
-            path = self.save_checkpoint(
-                engine, BEST, extra={"best_metric": e.best, "best_value": repr(results[e.best])}
-            )
-            self._best = results[e.best]
-            self._notice(f"eval: new best {e.best}={results[e.best]:.4g} → {path}")
-
-    def _best_value(self) -> float | None:
-        """The best value so far; after a resume, read from best.safetensors."""
-        if self._best is None:
-            path = self.out / "checkpoints" / BEST
-            if path.is_file():
-                try:
-                    meta = checkpoint.load(path)[1]
-                    if meta.get("best_metric") == self.spec.eval.best:
-                        self._best = float(meta["best_value"])
-                except (CheckpointError, KeyError, ValueError):
-                    self._best = None  # unreadable: the next evaluation replaces it
-        return self._best
-
-    def _load_split(self, split: str):
-        if split == "train" and self._train_data is not None and self.spec.data.limit is None:
-            return self._train_data
-        return load_data(self.model, split, whole=True)
 
     # -- signals ------------------------------------------------------------------------
     def _install_signal_handlers(self):
@@ -434,49 +372,3 @@ class Interrupted(GanError):
             f"Continue with --resume."
         )
         self.exit_code = 128 + signum
-
-
-class Progress:
-    """A rich progress bar on a terminal; plain log lines otherwise (CI, pipes)."""
-
-    def __init__(self, total: int, start: int, quiet: bool = False) -> None:
-        self.total = total
-        self.quiet = quiet
-        self.bar = None
-        if not quiet and sys.stderr.isatty():
-            from rich.progress import (
-                BarColumn,
-                MofNCompleteColumn,
-                TextColumn,
-                TimeRemainingColumn,
-            )
-            from rich.progress import Progress as RichProgress
-
-            self.bar = RichProgress(
-                TextColumn("[bold]train"),
-                BarColumn(),
-                MofNCompleteColumn(),
-                TimeRemainingColumn(),
-                TextColumn("{task.fields[info]}"),
-                transient=False,
-            )
-            self.bar.start()
-            self.task = self.bar.add_task("train", total=total, completed=start, info="")
-
-    def update(self, step: int, values: dict[str, float], rate: float) -> None:
-        info = f"{rate:.1f} it/s " + " ".join(f"{k}={v:.4g}" for k, v in values.items())
-        if self.bar is not None:
-            self.bar.update(self.task, completed=step, info=info)
-        elif not self.quiet:
-            print(f"step {step}/{self.total} {info}", file=sys.stderr, flush=True)
-
-    def close(self) -> None:
-        if self.bar is not None:
-            self.bar.stop()
-
-
-def run_spec(spec_or_dict, out, **kwargs) -> Trainer:
-    spec = spec_or_dict if isinstance(spec_or_dict, Spec) else spec_from_dict(spec_or_dict)
-    trainer = Trainer(spec, out, **kwargs)
-    trainer.run()
-    return trainer

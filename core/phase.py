@@ -1,0 +1,71 @@
+"""What wraps one phase's optimizer: timing, loss scaling and gradient averaging.
+
+:class:`PhaseStep` is to a phase what MMEngine's ``OptimWrapper`` is to an optimizer:
+``zero_grad()``, ``backward(total)`` and ``step()`` do the plain thing, plus — when set —
+the fp16 loss scaling (``scaler``), the multi-process gradient average (``sync``, a
+:class:`gan.training.distributed.GradientSync`) and the section timing (``timer``, a
+:class:`gan.core.timing.StepTimer`). The engine's step then reads as the plan.
+"""
+
+from __future__ import annotations
+
+from typing import Protocol
+
+import torch
+
+from gan.core.resolve import Phase
+from gan.core.timing import StepTimer
+
+
+class GradientAverager(Protocol):
+    """Averages a phase's gradients over processes (gan.training.distributed)."""
+
+    def average_gradients(self, optimizer: torch.optim.Optimizer) -> None: ...
+
+    def all_true(self, flag: torch.Tensor) -> bool: ...
+
+
+class PhaseStep:
+    """One phase's optimizer and the scaler, gradient sync and timer around it."""
+
+    def __init__(
+        self,
+        phase: Phase,
+        optimizer: torch.optim.Optimizer,
+        scaler: torch.amp.GradScaler | None = None,
+    ) -> None:
+        self.phase = phase
+        self.optimizer = optimizer
+        self.scaler = scaler
+        self.sync: GradientAverager | None = None
+        self.timer: StepTimer | None = None
+
+    def zero_grad(self) -> None:
+        self.optimizer.zero_grad(set_to_none=True)
+        if self.timer is not None:
+            self.timer.lap("optimizer")
+
+    def finite(self, total: torch.Tensor) -> bool:
+        """Whether ``total`` is finite on every rank. Skipping must be agreed, or the
+        ranks that skip would miss the gradient all-reduce the others wait in."""
+        flag = torch.isfinite(total)
+        return self.sync.all_true(flag) if self.sync is not None else bool(flag)
+
+    def backward(self, total: torch.Tensor) -> None:
+        if self.scaler is not None:
+            self.scaler.scale(total).backward()
+        else:
+            total.backward()
+        if self.sync is not None:
+            self.sync.average_gradients(self.optimizer)
+        if self.timer is not None:
+            self.timer.lap("backward")
+
+    def step(self) -> None:
+        if self.scaler is not None:
+            self.scaler.step(self.optimizer)
+            self.scaler.update()
+        else:
+            self.optimizer.step()
+        if self.timer is not None:
+            self.timer.lap("optimizer")
