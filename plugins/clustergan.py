@@ -23,8 +23,7 @@ from __future__ import annotations
 
 from pydantic import Field
 
-from gan.core.components import BuildContext, Network
-from gan.core.hooks import hookimpl
+from gan.api import BuildContext, Network, hookimpl
 from gan.plugins.conv import (
     ConvDiscriminator,
     ConvDiscriminatorParams,

@@ -21,8 +21,7 @@ import torch
 from pydantic import Field
 from torch import nn
 
-from gan.core.components import BuildContext, Network, Params
-from gan.core.hooks import hookimpl
+from gan.api import BuildContext, Network, Params, hookimpl
 from gan.plugins.blocks import activation
 
 Activation = Literal["relu", "leaky_relu", "tanh", "elu"]

@@ -29,8 +29,7 @@ import torch
 from pydantic import Field
 from torch import nn
 
-from gan.core.components import BuildContext, Network
-from gan.core.hooks import hookimpl
+from gan.api import BuildContext, Network, hookimpl
 from gan.plugins.blocks import activation
 from gan.plugins.conv import (
     ConvDiscriminator,

@@ -113,6 +113,10 @@ def test_gan_run_trains_the_packaged_spec(installed, tmp_path):
     assert 'type = "lsgan.generator"' in (out / "spec.toml").read_text()
     last = json.loads((out / "metrics.jsonl").read_text().splitlines()[-1])
     assert last["step"] == 3 and "generator/g_fake" in last
+    # the plugin's own logger, attached through the trainer's gan_log event
+    rows = (out / "losses.csv").read_text().splitlines()
+    assert rows[0].split(",")[:2] == ["step", "steps_per_s"] and "generator/g_fake" in rows[0]
+    assert [r.split(",")[0] for r in rows[1:]] == ["3"]
 
 
 def test_the_examples_own_tests_pass(installed):
@@ -182,6 +186,84 @@ def test_an_entry_point_that_fails_to_import_is_reported(tmp_path, monkeypatch):
         listing.stderr
     )
     assert "bigan.generator" in listing.stdout
+
+
+def test_a_misspelt_hookimpl_is_a_plugin_failure_with_a_did_you_mean():
+    def gan_network():  # the hook is gan_networks
+        return [Network("typo.generator", lambda p, ctx: None)]
+
+    reg = Registry.load([_plugin("typo", gan_network=gan_network)], entry_points=False)
+    assert "typo" in reg.failures
+    assert "'gan_network' is not a gan hook" in reg.failures["typo"]
+    assert "Did you mean 'gan_networks'?" in reg.failures["typo"]
+    assert "typo.generator" not in reg.names(Network)
+    assert "bigan.generator" in reg.names(Network)  # the others still load
+
+
+def test_gan_plugins_shows_a_misspelt_hookimpl(tmp_path, monkeypatch):
+    root = tmp_path / "site"
+    root.mkdir()
+    (root / "typo_gan_plugin.py").write_text(
+        "from gan.api import hookimpl\n\n@hookimpl\ndef gan_sampler():\n    return []\n"
+    )
+    info = root / "typo_gan_plugin-0.1.dist-info"
+    info.mkdir()
+    (info / "METADATA").write_text("Metadata-Version: 2.1\nName: typo-gan-plugin\nVersion: 0.1\n")
+    (info / "entry_points.txt").write_text("[gan.plugins]\ntypo = typo_gan_plugin\n")
+    env = {
+        **os.environ,
+        "PYTHONPATH": os.pathsep.join([str(root), os.environ.get("PYTHONPATH", "")]),
+    }
+    done = subprocess.run(
+        [sys.executable, "-m", "gan", "plugins"], capture_output=True, text=True, env=env
+    )
+    assert "plugin 'typo_gan_plugin' failed to load" in done.stderr
+    assert "Did you mean 'gan_samplers'?" in done.stderr
+
+
+def test_event_hooks_see_a_run(tmp_path):
+    from gan.core.spec import load_spec
+    from gan.training.trainer import Trainer
+
+    seen: list[tuple] = []
+
+    class Events:
+        @hookimpl
+        def gan_train_start(self, trainer):
+            seen.append(("start", trainer.engine.step_count))
+
+        @hookimpl
+        def gan_step_end(self, step, losses):
+            seen.append(("step", step, sorted(losses)))
+
+        @hookimpl
+        def gan_log(self, step, losses, steps_per_s):
+            seen.append(("log", step, steps_per_s > 0))
+
+        @hookimpl
+        def gan_checkpoint_saved(self, step, path):
+            seen.append(("checkpoint", step, path.name))
+
+        @hookimpl
+        def gan_train_end(self, step):
+            seen.append(("end", step))
+
+    events = Events()
+    reg = Registry.load([events], entry_points=False)
+    sets = ["data.source=digits", "train.steps=2", "train.batch_size=16", "train.log_every=2"]
+    spec = load_spec("bigan", sets)
+    Trainer(spec, tmp_path / "run", model=resolve(spec, reg), quiet=True).run()
+    terms = sorted(
+        ["discriminator/d_real", "discriminator/d_fake", "generator/eg_real", "generator/eg_fake"]
+    )
+    assert seen == [
+        ("start", 0),
+        ("step", 1, terms),
+        ("log", 2, True),
+        ("step", 2, terms),
+        ("checkpoint", 2, "step_00000002.safetensors"),
+        ("end", 2),
+    ]
 
 
 # -- the tutorial's snippets are the example's real code ---------------------------------

@@ -16,11 +16,11 @@ declarations that ``gan`` collects through the ``gan.plugins`` entry point.
 
 from __future__ import annotations
 
+import csv
 from typing import Literal
 
 import torch
-from gan.core.components import BuildContext, Loss, LossParams, Network, Params, Sampler
-from gan.core.hooks import hookimpl
+from gan.api import BuildContext, Loss, LossParams, Network, Params, Sampler, hookimpl
 from pydantic import Field, field_validator
 from torch import nn
 
@@ -176,3 +176,23 @@ def gan_samplers():
 @hookimpl
 def gan_losses():
     return [Loss("lsgan.least_squares", least_squares, LeastSquaresParams)]
+
+
+# -- a logger of its own: the trainer's events ------------------------------------------
+
+
+@hookimpl
+def gan_log(trainer, step, losses, steps_per_s):
+    """``losses.csv`` beside metrics.jsonl in the folder of every run of an LSGAN spec:
+    one row per log step (step, steps/s, every loss term)."""
+    uses_lsgan = any(n.type.startswith("lsgan.") for n in trainer.spec.networks.values())
+    if not uses_lsgan or not trainer.dist.is_main:
+        return
+    path = trainer.out / "losses.csv"
+    columns = ["step", "steps_per_s", *sorted(losses)]
+    new = not path.exists() or step <= trainer.spec.train.log_every
+    with open(path, "w" if new else "a", newline="") as f:
+        writer = csv.writer(f)
+        if new:
+            writer.writerow(columns)
+        writer.writerow([step, f"{steps_per_s:.3f}", *(losses[k] for k in columns[2:])])

@@ -1,0 +1,87 @@
+"""The public plugin API: everything a plugin author imports, from one place.
+
+A plugin is a module with ``@hookimpl`` functions (:mod:`gan.core.hooks` lists the
+hooks) that return component declarations or react to a training run's events::
+
+    from gan.api import BuildContext, Network, Params, hookimpl
+
+    class GeneratorParams(Params):
+        latent_dim: int = 64
+
+    def generator(p: GeneratorParams, ctx: BuildContext) -> torch.nn.Module: ...
+
+    @hookimpl
+    def gan_networks():
+        return [Network("my.generator", generator, GeneratorParams)]
+
+Names here are stable; the modules they come from are not. The fidelity-test helpers are
+in :mod:`gan.testing`.
+"""
+
+from __future__ import annotations
+
+from gan.core.components import (
+    BuildContext,
+    Component,
+    DataInfo,
+    DataSource,
+    Loss,
+    LossParams,
+    Metric,
+    Network,
+    NodeRef,
+    NoParams,
+    Op,
+    Optimizer,
+    Params,
+    Sampler,
+)
+from gan.core.engine import Engine
+from gan.core.errors import (
+    CheckpointError,
+    DataError,
+    GanError,
+    PluginError,
+    SpecError,
+    TrainingError,
+)
+from gan.core.hooks import GanEventSpecs, GanHookSpecs, hookimpl
+from gan.core.registry import Registry, default_registry
+from gan.core.resolve import resolve
+from gan.core.spec import Spec, load_spec
+from gan.evaluation.evaluate import Evaluation
+from gan.training.trainer import Trainer
+
+__all__ = [
+    "BuildContext",
+    "CheckpointError",
+    "Component",
+    "DataError",
+    "DataInfo",
+    "DataSource",
+    "Engine",
+    "Evaluation",
+    "GanError",
+    "GanEventSpecs",
+    "GanHookSpecs",
+    "Loss",
+    "LossParams",
+    "Metric",
+    "Network",
+    "NoParams",
+    "NodeRef",
+    "Op",
+    "Optimizer",
+    "Params",
+    "PluginError",
+    "Registry",
+    "Sampler",
+    "Spec",
+    "SpecError",
+    "Trainer",
+    "TrainingError",
+    "default_registry",
+    "hookimpl",
+    "load_spec",
+    "resolve",
+]
