@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import itertools
 import os
+import weakref
 from pathlib import Path
 
 import torch
@@ -93,11 +94,14 @@ def tiny_engine(rank: int, world: int) -> Engine:
     per_rank = WORLD * PER_RANK // world
     spec = tiny_spec(per_rank)
     engine = build_engine(spec, torch.device("cpu"), rank=rank, world_size=world)
+    this = weakref.ref(engine)  # the registry is process-wide: act on this engine only
     calls = itertools.count()
 
     class SharedLatents:
         @hookimpl
         def gan_sources_drawn(self, engine, values):
+            if engine is not this():
+                return
             gen = torch.Generator().manual_seed(next(calls))
             z = torch.randn(WORLD * PER_RANK, 8, generator=gen)
             values["z"] = z[rank * per_rank : (rank + 1) * per_rank]
