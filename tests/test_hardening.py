@@ -1,0 +1,187 @@
+"""Inputs from elsewhere (issue #12): a spec, a checkpoint or a data folder that came from
+someone else cannot choose where files are written or deleted, and unreadable data or
+hostile TOML/JSON end in one clear error (exit code 2) — never a traceback or a hang."""
+
+from __future__ import annotations
+
+import os
+
+import pytest
+import tomli_w
+from helpers import read_spec
+from typer.testing import CliRunner
+
+from gan.cli import app
+
+runner = CliRunner()
+
+HOSTILE_NAMES = [
+    "../../escaped",
+    "../x",
+    "/tmp/absolute",
+    "a/b",
+    "a\\b",
+    ".",
+    "..",
+    "",
+    "x" * 101,
+    "tab\tname",
+    "new\nline",
+    "nul\x00byte",
+    "~",
+    "spaced name",
+]
+TINY = [
+    "--set",
+    "data.source=digits",
+    "--set",
+    "data.limit=64",
+    "--set",
+    "train.steps=1",
+    "--set",
+    "train.batch_size=8",
+    "--set",
+    "sample.n=4",
+    "--quiet",
+]
+
+
+def assert_clean_error(result, *fragments: str) -> None:
+    assert result.exit_code == 2, (result.exit_code, result.output, result.exception)
+    assert result.exception is None or isinstance(result.exception, SystemExit), repr(
+        result.exception
+    )
+    assert "Traceback" not in result.output
+    assert result.output.startswith("error: "), result.output
+    for fragment in fragments:
+        assert fragment in result.output, result.output
+
+
+def write_spec(path, **changes) -> str:
+    spec = read_spec("bigan")
+    spec.update(changes)
+    path.write_text(tomli_w.dumps(spec))
+    return str(path)
+
+
+def tree(folder) -> set[str]:
+    return {str(p.relative_to(folder)) for p in folder.rglob("*")}
+
+
+# -- the spec's name ------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("name", HOSTILE_NAMES, ids=repr)
+def test_hostile_name_is_refused(tmp_path, name):
+    result = runner.invoke(app, ["inspect", write_spec(tmp_path / "s.toml", name=name)])
+    assert_clean_error(result, "name = ", "plain file name" if name else "empty", "runs/<name>")
+
+
+@pytest.mark.parametrize("name", ["../x", "/abs/x", ".."])
+def test_hostile_name_from_set_is_refused(name):
+    result = runner.invoke(app, ["inspect", "bigan", "--set", f"name={name}"])
+    assert_clean_error(result, "name = ", "plain file name")
+
+
+def test_name_that_is_not_a_string_is_refused(tmp_path):
+    result = runner.invoke(app, ["inspect", write_spec(tmp_path / "s.toml", name=3)])
+    assert_clean_error(result, "name = 3")
+
+
+@pytest.mark.parametrize("name", ["bigan", "my-gan_2.1", "A" * 100, ".hidden-ok"])
+def test_plain_names_are_accepted(tmp_path, name):
+    result = runner.invoke(app, ["inspect", write_spec(tmp_path / "s.toml", name=name)])
+    assert result.exit_code == 0, result.output
+
+
+@pytest.mark.parametrize("name", ["../../escaped", "ABSOLUTE"])
+def test_run_with_hostile_name_writes_nothing(tmp_path, monkeypatch, name):
+    """Acceptance: nothing is created anywhere, --force or not."""
+    work = tmp_path / "a" / "b"
+    work.mkdir(parents=True)
+    target = tmp_path / "absolute"
+    name = str(target) if name == "ABSOLUTE" else name
+    spec = write_spec(tmp_path / "s.toml", name=name)
+    before = tree(tmp_path)
+    monkeypatch.chdir(work)
+    for extra in ([], ["--force"], ["--resume"]):
+        result = runner.invoke(app, ["run", spec, *TINY, *extra])
+        assert_clean_error(result, "name = ", "plain file name")
+    assert tree(tmp_path) == before
+    assert not target.exists()
+
+
+# -- hostile spec files ---------------------------------------------------------------
+
+
+def test_deeply_nested_arrays(tmp_path):
+    """Acceptance: `x = ` then 5,000 '[' and 5,000 ']'."""
+    path = tmp_path / "deep.toml"
+    path.write_text("x = " + "[" * 5000 + "]" * 5000 + "\n")
+    assert_clean_error(runner.invoke(app, ["inspect", str(path)]), "levels deep")
+    assert_clean_error(runner.invoke(app, ["run", str(path), "--quiet"]), "levels deep")
+
+
+@pytest.mark.parametrize("depth", [40, 200, 900, 3000])
+def test_nesting_under_the_parser_limit(tmp_path, depth):
+    """Arrays and inline tables the parser accepts are still refused before validation."""
+    base = read_spec("bigan")
+    base.pop("description", None)
+    spec = tomli_w.dumps(base)
+    deep_array = "[" * depth + "]" * depth
+    deep_table = "{a = " * depth + "1" + "}" * depth
+    for value in (deep_array, deep_table):
+        path = tmp_path / "deep.toml"
+        path.write_text(f"description = {value}\n{spec}")
+        assert_clean_error(runner.invoke(app, ["inspect", str(path)]), "levels deep")
+
+
+def test_deep_set_value():
+    deep = "[" * 5000 + "]" * 5000
+    for value in (deep, "[" * 50 + "]" * 50):
+        result = runner.invoke(app, ["inspect", "bigan", "--set", f"description={value}"])
+        assert_clean_error(result, "levels deep")
+
+
+def test_spec_path_is_a_folder(tmp_path):
+    assert_clean_error(runner.invoke(app, ["inspect", str(tmp_path)]), "is a folder")
+
+
+@pytest.mark.parametrize("device", ["/dev/zero", "/dev/null", "/dev/urandom"])
+def test_spec_path_is_a_device(device):
+    if not os.path.exists(device):
+        pytest.skip(f"no {device}")
+    assert_clean_error(runner.invoke(app, ["inspect", device]), "not a regular file")
+
+
+@pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="no named pipes")
+def test_spec_path_is_a_pipe(tmp_path):
+    """Opening a pipe with no writer would wait forever."""
+    pipe = tmp_path / "spec.toml"
+    os.mkfifo(pipe)
+    assert_clean_error(runner.invoke(app, ["inspect", str(pipe)]), "not a regular file")
+
+
+def test_huge_spec_file(tmp_path):
+    path = tmp_path / "huge.toml"
+    path.write_bytes(b"# " + b"x" * (2 << 20))
+    assert_clean_error(runner.invoke(app, ["inspect", str(path)]), "larger than 1 MiB")
+
+
+def test_huge_value_is_shown_short(tmp_path):
+    spec = read_spec("bigan")
+    spec["train"]["steps"] = "y" * 100_000
+    path = tmp_path / "s.toml"
+    path.write_text(tomli_w.dumps(spec))
+    result = runner.invoke(app, ["inspect", str(path)])
+    assert_clean_error(result, "train.steps")
+    assert len(result.output) < 1000
+
+
+@pytest.mark.parametrize("root", ["a\x00b", "a\nb", "x" * 5000])
+def test_hostile_data_root_is_refused(tmp_path, root):
+    spec = read_spec("bigan")
+    spec["data"]["root"] = root
+    path = tmp_path / "s.toml"
+    path.write_text(tomli_w.dumps(spec))
+    assert_clean_error(runner.invoke(app, ["inspect", str(path)]), "data.root")
