@@ -41,6 +41,7 @@ RESUMABLE_CHANGES = {
     "description",
     "data.root",
     "data.download",
+    "data.skip_unreadable",
 }
 
 

@@ -52,7 +52,8 @@ def assert_clean_error(result, *fragments: str) -> None:
         result.exception
     )
     assert "Traceback" not in result.output
-    assert result.output.startswith("error: "), result.output
+    errors = [line for line in result.output.splitlines() if line.startswith("error: ")]
+    assert len(errors) == 1, result.output
     for fragment in fragments:
         assert fragment in result.output, result.output
 
@@ -185,3 +186,99 @@ def test_hostile_data_root_is_refused(tmp_path, root):
     path = tmp_path / "s.toml"
     path.write_text(tomli_w.dumps(spec))
     assert_clean_error(runner.invoke(app, ["inspect", str(path)]), "data.root")
+
+
+# -- image folders ----------------------------------------------------------------------
+
+
+def image_folder(root, per_class: int = 8):
+    """Two class folders of small random PNGs."""
+    import numpy as np
+    from PIL import Image
+
+    rng = np.random.default_rng(0)
+    for cls in ("a", "b"):
+        (root / cls).mkdir(parents=True)
+        for i in range(per_class):
+            pixels = (rng.random((8, 8)) * 255).astype("uint8")
+            Image.fromarray(pixels).save(root / cls / f"{i}.png")
+    return root
+
+
+def run_image_folder(tmp_path, root, *extra: str):
+    args = [
+        "run",
+        "bigan",
+        "--out",
+        str(tmp_path / "run"),
+        "--set",
+        "data.source=image-folder",
+        "--set",
+        f"data.root={root}",
+        "--set",
+        "data.image_size=8",
+        "--set",
+        "data.channels=1",
+        "--set",
+        "train.steps=1",
+        "--set",
+        "train.batch_size=4",
+        "--set",
+        "sample.n=4",
+        "--quiet",
+        *extra,
+    ]
+    return runner.invoke(app, args)
+
+
+def test_image_folder_with_a_text_file_named_png(tmp_path):
+    """Acceptance: exit 2 naming the file; nothing is written."""
+    root = image_folder(tmp_path / "images")
+    (root / "a" / "a.png").write_text("not an image\n")
+    result = run_image_folder(tmp_path, root)
+    assert_clean_error(result, "'a/a.png'", "not an image file", "data.skip_unreadable")
+    assert not (tmp_path / "run").exists()
+
+
+def test_image_folder_reports_every_unreadable_file(tmp_path):
+    root = image_folder(tmp_path / "images")
+    (root / "a" / "text.png").write_text("hello")
+    (root / "b" / "empty.jpg").write_bytes(b"")
+    truncated = (root / "b" / "0.png").read_bytes()[:60]
+    (root / "b" / "truncated.png").write_bytes(truncated)
+    if hasattr(os, "mkfifo"):
+        os.mkfifo(root / "b" / "pipe.png")  # opening it would block
+    result = run_image_folder(tmp_path, root)
+    assert_clean_error(result, "'a/text.png'", "'b/empty.jpg'", "'b/truncated.png'")
+    if hasattr(os, "mkfifo"):
+        assert "'b/pipe.png' (not a regular file)" in result.output
+
+
+def test_image_folder_skips_unreadable_files_when_asked(tmp_path):
+    root = image_folder(tmp_path / "images")
+    (root / "a" / "a.png").write_text("not an image\n")
+    result = run_image_folder(tmp_path, root, "--set", "data.skip_unreadable=true")
+    assert result.exit_code == 0, result.output
+    assert "warning:" in result.output and "'a/a.png'" in result.output
+
+
+def test_image_folder_with_no_readable_image(tmp_path):
+    root = tmp_path / "images"
+    (root / "a").mkdir(parents=True)
+    (root / "a" / "a.png").write_text("not an image\n")
+    result = run_image_folder(tmp_path, root, "--set", "data.skip_unreadable=true")
+    assert_clean_error(result, "no readable image")
+
+
+def test_damaged_gzipped_idx_files(tmp_path):
+    root = tmp_path / "mnist"
+    root.mkdir()
+    for name in ("train-images-idx3-ubyte", "train-labels-idx1-ubyte"):
+        (root / f"{name}.gz").write_bytes(b"\x1f\x8b\x08\x00garbage")
+    for name in ("t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte"):
+        (root / f"{name}.gz").write_bytes(b"not gzip at all")
+    result = runner.invoke(
+        app,
+        ["run", "bigan", "--out", str(tmp_path / "run"), "--set", f"data.root={root}", "--quiet"],
+    )
+    assert_clean_error(result, "data.root", "IDX")
