@@ -70,6 +70,11 @@ def build_network(model: Model, name: str, device: torch.device) -> nn.Module:
     return module.to(device)
 
 
+# What a checkpoint's metadata (JSON text, possibly from elsewhere) can raise when it
+# does not hold what gan wrote: reported as a CheckpointError.
+UNUSABLE_STATE = (ValueError, KeyError, RuntimeError, TypeError, AttributeError, RecursionError)
+
+
 @dataclass
 class StepResult:
     """Per-term losses of one step (detached, on device: no host sync)."""
@@ -393,18 +398,18 @@ class Engine:
         for phase, opt in self.optimizers.items():
             if f"optim.{phase}" not in meta:
                 raise CheckpointError(f"The checkpoint has no optimizer state for phase '{phase}'.")
-            info = json.loads(meta[f"optim.{phase}"])
-            state: dict[int, dict] = {}
-            prefix = f"optim.{phase}."
-            for key, value in tensors.items():
-                if key.startswith(prefix):
-                    idx, name = key[len(prefix) :].split(".", 1)
-                    state.setdefault(int(idx), {})[name] = value
-            for idx, entry in info["scalars"].items():
-                state.setdefault(int(idx), {}).update(entry)
             try:
+                info = json.loads(meta[f"optim.{phase}"])
+                state: dict[int, dict] = {}
+                prefix = f"optim.{phase}."
+                for key, value in tensors.items():
+                    if key.startswith(prefix):
+                        idx, name = key[len(prefix) :].split(".", 1)
+                        state.setdefault(int(idx), {})[name] = value
+                for idx, entry in info["scalars"].items():
+                    state.setdefault(int(idx), {}).update(entry)
                 opt.load_state_dict({"state": state, "param_groups": info["param_groups"]})
-            except (ValueError, KeyError, RuntimeError) as exc:
+            except UNUSABLE_STATE as exc:
                 raise CheckpointError(
                     f"Optimizer state of phase '{phase}' does not fit this spec: {exc}"
                 ) from None
@@ -422,8 +427,11 @@ class Engine:
                 self.data.load_state_dict(
                     {k[5:]: v for k, v in tensors.items() if k.startswith("data.")}
                 )
-        except (KeyError, ValueError, RuntimeError, TypeError) as exc:
+        except UNUSABLE_STATE as exc:
             raise CheckpointError(
                 f"The checkpoint's random-number state is unusable: {exc}"
             ) from None
-        self.step_count = int(meta["step"])
+        try:
+            self.step_count = int(meta["step"])
+        except (KeyError, ValueError) as exc:
+            raise CheckpointError(f"The checkpoint's step is unusable: {exc!r}.") from None
