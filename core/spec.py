@@ -36,19 +36,25 @@ _NAME_CHARS = re.compile(r"[A-Za-z0-9_.-]+")
 ROOT_MAX = 4096
 
 
-def name_problem(name: object) -> str | None:
-    """Why ``name`` cannot be a run folder's name (``runs/<name>``) and the fix, or None.
+def name_reason(name: object) -> str | None:
+    """What is wrong with ``name`` as a run folder's name (``runs/<name>``), or None.
 
     A spec (or a checkpoint) may come from someone else: its name must not choose where
     files are written or deleted, so it is a plain file name — no separators, no ``..``.
     """
     if not isinstance(name, str):
-        reason = "must be a string"
-    elif not name:
-        reason = "must not be empty"
-    elif len(name) > NAME_MAX or not _NAME_CHARS.fullmatch(name) or name in (".", ".."):
-        reason = f"must be a plain file name ({NAME_RULE})"
-    else:
+        return "must be a string"
+    if not name:
+        return "must not be empty"
+    if len(name) > NAME_MAX or not _NAME_CHARS.fullmatch(name) or name in (".", ".."):
+        return f"must be a plain file name ({NAME_RULE})"
+    return None
+
+
+def name_problem(name: object) -> str | None:
+    """:func:`name_reason` with the why and the fix, for error messages; or None."""
+    reason = name_reason(name)
+    if reason is None:
         return None
     hint = safe_name(name) if isinstance(name, str) else "my-gan"
     return (
