@@ -282,3 +282,205 @@ def test_damaged_gzipped_idx_files(tmp_path):
         ["run", "bigan", "--out", str(tmp_path / "run"), "--set", f"data.root={root}", "--quiet"],
     )
     assert_clean_error(result, "data.root", "IDX")
+
+
+# -- checkpoints and run folders from elsewhere -----------------------------------------
+
+
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory):
+    """A 1-step bigan run on digits (8×8): its folder."""
+    out = tmp_path_factory.mktemp("trained") / "run"
+    result = runner.invoke(app, ["run", "bigan", "--out", str(out), *TINY])
+    assert result.exit_code == 0, result.output
+    return out
+
+
+def rewrite(run, tmp_path, **meta_changes):
+    """A copy of ``run`` whose checkpoint's metadata has ``meta_changes`` (None removes)."""
+    import shutil
+
+    from gan.core import checkpoint
+
+    copy = tmp_path / "copy"
+    shutil.copytree(run, copy)
+    path = checkpoint.latest(copy / "checkpoints")
+    tensors, meta = checkpoint.load(path)
+    for key, value in meta_changes.items():
+        if value is None:
+            meta.pop(key, None)
+        else:
+            meta[key] = value
+    checkpoint.save(path, tensors, meta)
+    return copy
+
+
+def stored_spec_with(run, **changes) -> str:
+    """The run's stored spec as TOML with top-level or dotted ``changes``."""
+    import tomllib
+
+    spec = tomllib.loads((run / "spec.toml").read_text())
+    for key, value in changes.items():
+        node = spec
+        *parents, last = key.split("__")
+        for part in parents:
+            node = node[part]
+        node[last] = value
+    return tomli_w.dumps(spec)
+
+
+@pytest.mark.parametrize("name", ["../../escaped", "/tmp/absolute", ".."])
+def test_checkpoint_with_hostile_stored_name(trained, tmp_path, monkeypatch, name):
+    """eval, sample and resume refuse a checkpoint whose spec names a folder elsewhere."""
+    copy = rewrite(trained, tmp_path, spec_toml=stored_spec_with(trained, name=name))
+    monkeypatch.chdir(tmp_path)
+    before = tree(tmp_path)
+    result = runner.invoke(app, ["eval", str(copy), "-q"])
+    assert_clean_error(result, "name = ", "plain file name")
+    result = runner.invoke(app, ["sample", str(copy), "--out", str(tmp_path / "g.png")])
+    assert_clean_error(result, "name = ", "plain file name")
+    spec_json = stored_spec_with(trained, name=name)
+    import json
+    import tomllib
+
+    copy2 = rewrite(trained, tmp_path / "2", spec_json=json.dumps(tomllib.loads(spec_json)))
+    before = tree(tmp_path)
+    for extra in ([], ["--force"]):
+        result = runner.invoke(
+            app, ["run", "bigan", "--out", str(copy2), "--resume", *TINY, *extra]
+        )
+        assert_clean_error(result, "name = ", "plain file name")
+    assert tree(tmp_path) == before
+
+
+@pytest.mark.parametrize(
+    "spec_toml",
+    [
+        "x = " + "[" * 5000 + "]" * 5000,
+        "description = " + "[" * 100 + "]" * 100,
+        "# " + "x" * (2 << 20),
+        "\udcff not utf-8",
+        "name = [",
+    ],
+    ids=["deep", "nested", "huge", "binary", "invalid"],
+)
+def test_checkpoint_with_hostile_stored_spec(trained, tmp_path, spec_toml):
+    spec_toml = spec_toml.encode("utf-8", "surrogateescape").decode("latin-1")
+    copy = rewrite(trained, tmp_path, spec_toml=spec_toml)
+    assert_clean_error(runner.invoke(app, ["eval", str(copy), "-q"]))
+    assert_clean_error(runner.invoke(app, ["sample", str(copy), "-o", str(tmp_path / "g.png")]))
+
+
+@pytest.mark.parametrize("spec_json", ["[" * 100_000 + "]" * 100_000, "[1, 2]", "{", "3"])
+def test_resume_with_hostile_stored_spec_json(trained, tmp_path, spec_json):
+    copy = rewrite(trained, tmp_path, spec_json=spec_json)
+    result = runner.invoke(app, ["run", "bigan", "--out", str(copy), "--resume", *TINY])
+    assert_clean_error(result, "different spec")
+
+
+@pytest.mark.parametrize(
+    "key, value",
+    [
+        ("optim.discriminator", "[" * 100_000 + "]" * 100_000),
+        ("optim.discriminator", "not json"),
+        ("optim.discriminator", '{"scalars": 3}'),
+        ("rng.numpy", "[" * 100_000 + "]" * 100_000),
+        ("rng.python", "{}"),
+        ("step", "many"),
+        ("step", None),
+    ],
+)
+def test_checkpoint_with_hostile_state_metadata(trained, tmp_path, key, value):
+    copy = rewrite(trained, tmp_path, **{key: value})
+    assert_clean_error(runner.invoke(app, ["sample", str(copy), "-o", str(tmp_path / "g.png")]))
+
+
+@pytest.mark.parametrize(
+    "pointer",
+    [b"../../outside/step_00000009.safetensors", b"/etc/passwd", b"\xff\xfe" * 1000, b""],
+)
+def test_latest_pointer_never_leads_out_of_the_folder(trained, tmp_path, pointer):
+    from gan.core import checkpoint
+
+    copy = rewrite(trained, tmp_path)
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    (outside / "step_00000009.safetensors").write_bytes(b"not a checkpoint")
+    (copy / "checkpoints" / checkpoint.LATEST).write_bytes(pointer)
+    assert checkpoint.latest(copy) == copy / "checkpoints" / checkpoint.checkpoint_name(1)
+    result = runner.invoke(app, ["sample", str(copy), "-o", str(tmp_path / "g.png")])
+    assert result.exit_code == 0, result.output
+
+
+@pytest.mark.parametrize("part", ["checkpoints", "samples"])
+def test_force_never_follows_a_symlink_out_of_the_run_folder(trained, tmp_path, part):
+    import shutil
+
+    copy = tmp_path / "copy"
+    shutil.copytree(trained, copy)
+    foreign = tmp_path / "foreign"
+    foreign.mkdir()
+    keep = {"step_00000001.safetensors", "step_00000001.png", "latest"}
+    for name in keep:
+        (foreign / name).write_text("someone else's file")
+    shutil.rmtree(copy / part)
+    (copy / part).symlink_to(foreign, target_is_directory=True)
+    for extra in (["--force"], ["--resume"]):
+        result = runner.invoke(app, ["run", "bigan", "--out", str(copy), *TINY, *extra])
+        assert_clean_error(result, "symbolic link", part)
+    assert {p.name for p in foreign.iterdir()} == keep
+
+
+def test_stored_data_root_is_not_created_by_a_download(trained, tmp_path):
+    """A checkpoint from elsewhere may name any data.root; gan sample reads it, and does
+    not create it (nor download into it) unless --set says so."""
+    nowhere = tmp_path / "nowhere" / "mnist"
+    spec_toml = stored_spec_with(
+        trained,
+        data__source="mnist",
+        data__root=str(nowhere),
+        data__download=True,
+    )
+    copy = rewrite(trained, tmp_path, spec_toml=spec_toml)
+    result = runner.invoke(app, ["sample", str(copy), "-o", str(tmp_path / "g.png")])
+    assert_clean_error(result, "data.root", str(nowhere))
+    assert not (tmp_path / "nowhere").exists()
+
+
+@pytest.mark.parametrize("out", [".", "/", ".."])
+def test_sample_out_that_is_not_a_file_name(trained, tmp_path, out):
+    result = runner.invoke(app, ["sample", str(trained), "--out", out])
+    assert_clean_error(result, "--out")
+
+
+@pytest.mark.parametrize("name", ["../escaped", "/tmp/absolute", "a b", ".."])
+def test_init_refuses_a_name_that_is_not_a_plain_file_name(tmp_path, monkeypatch, name):
+    monkeypatch.chdir(tmp_path)
+    assert_clean_error(runner.invoke(app, ["init", name]), "plain file name")
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_init_from_a_folder_or_device(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "folder").mkdir()
+    assert_clean_error(runner.invoke(app, ["init", "x", "--from", "folder"]), "is a folder")
+    if os.path.exists("/dev/zero"):
+        result = runner.invoke(app, ["init", "x", "--from", "/dev/zero"])
+        assert_clean_error(result, "not a regular file")
+    assert not (tmp_path / "x.toml").exists()
+
+
+def test_unwritable_classifier_cache_is_not_fatal(tmp_path, monkeypatch, capsys):
+    import torch
+
+    from gan.core import classifier
+
+    blocker = tmp_path / "cache"
+    blocker.write_text("a file where the cache folder should be")
+    monkeypatch.setenv("GAN_CACHE", str(blocker))
+    monkeypatch.setattr(classifier, "EPOCHS", 1)
+    images = torch.rand(256, 1, 8, 8) * 2 - 1
+    labels = torch.arange(256) % 10
+    net = classifier.load_or_train(images, labels, 10, quiet=True)
+    assert isinstance(net, classifier.DataClassifier)
+    assert "cannot cache the eval classifier" in capsys.readouterr().err
