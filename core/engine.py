@@ -71,6 +71,11 @@ def build_network(model: Model, name: str, device: torch.device) -> nn.Module:
     return module.to(device)
 
 
+# What a checkpoint's metadata (JSON text, possibly from elsewhere) can raise when it
+# does not hold what gan wrote: reported as a CheckpointError.
+UNUSABLE_STATE = (ValueError, KeyError, RuntimeError, TypeError, AttributeError, RecursionError)
+
+
 @dataclass
 class StepResult:
     """Per-term losses of one step (detached, on device: no host sync)."""
@@ -204,7 +209,8 @@ class Engine:
                     op = self.model.ops[call.func]
                     kwargs = {"generator": self.sampler_generator} if op.random else {}
                     out = op.factory(*args, **kwargs)
-        except (RuntimeError, ValueError, TypeError, IndexError) as exc:
+        except (RuntimeError, ValueError, TypeError, IndexError, AttributeError) as exc:
+            # AttributeError: a constant where the op expects a tensor, e.g. cat(x, 0)
             shapes = ", ".join(
                 f"{a}{list(values[a].shape)}" if isinstance(a, str) else repr(a) for a in call.args
             )
@@ -404,18 +410,18 @@ class Engine:
         for phase, opt in self.optimizers.items():
             if f"optim.{phase}" not in meta:
                 raise CheckpointError(f"The checkpoint has no optimizer state for phase '{phase}'.")
-            info = json.loads(meta[f"optim.{phase}"])
-            state: dict[int, dict] = {}
-            prefix = f"optim.{phase}."
-            for key, value in tensors.items():
-                if key.startswith(prefix):
-                    idx, name = key[len(prefix) :].split(".", 1)
-                    state.setdefault(int(idx), {})[name] = value
-            for idx, entry in info["scalars"].items():
-                state.setdefault(int(idx), {}).update(entry)
             try:
+                info = json.loads(meta[f"optim.{phase}"])
+                state: dict[int, dict] = {}
+                prefix = f"optim.{phase}."
+                for key, value in tensors.items():
+                    if key.startswith(prefix):
+                        idx, name = key[len(prefix) :].split(".", 1)
+                        state.setdefault(int(idx), {})[name] = value
+                for idx, entry in info["scalars"].items():
+                    state.setdefault(int(idx), {}).update(entry)
                 opt.load_state_dict({"state": state, "param_groups": info["param_groups"]})
-            except (ValueError, KeyError, RuntimeError) as exc:
+            except UNUSABLE_STATE as exc:
                 raise CheckpointError(
                     f"Optimizer state of phase '{phase}' does not fit this spec: {exc}"
                 ) from None
@@ -444,8 +450,11 @@ class Engine:
                 self.data.load_state_dict(
                     {k[5:]: v for k, v in tensors.items() if k.startswith("data.")}
                 )
-        except (KeyError, ValueError, RuntimeError, TypeError) as exc:
+        except UNUSABLE_STATE as exc:
             raise CheckpointError(
                 f"The checkpoint's random-number state is unusable: {exc}"
             ) from None
-        self.step_count = int(meta["step"])
+        try:
+            self.step_count = int(meta["step"])
+        except (KeyError, ValueError) as exc:
+            raise CheckpointError(f"The checkpoint's step is unusable: {exc!r}.") from None
