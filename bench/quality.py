@@ -239,7 +239,6 @@ def plot_curves(entry: Entry, records: list[dict], path: Path) -> bool:
 
 
 def write_report(records: list[dict], path: Path) -> None:
-    by_name = {e.name: e for e in MODELS}
     current = [r for r in records if r.get("protocol") == PROTOCOL]
     lines = [
         "# MNIST quality benchmark",
@@ -319,8 +318,10 @@ def write_report(records: list[dict], path: Path) -> None:
     ]
     for entry in MODELS:
         for r in [r for r in current if r["model"] == entry.name][-3:]:
-            lines.append(f"- {entry.name} seed {r['seed']}: `{r['command']}`, then "
-                         f"`{r.get('eval_command', '')}`")
+            lines.append(
+                f"- {entry.name} seed {r['seed']}: `{r['command']}`, then "
+                f"`{r.get('eval_command', '')}`"
+            )
     older = [r for r in records if r.get("protocol") != PROTOCOL]
     if older:
         lines += [

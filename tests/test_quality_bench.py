@@ -39,7 +39,8 @@ def test_quality_bench_records_a_validation_selected_test_figure(tmp_path: Path)
     assert [c["step"] for c in new["curve"]] == [10, 20]
     assert 0.0 <= new["value"] <= 1.0 and "load_start" in new and new["minutes"] >= 0
     # validation during training, the test split only in the final evaluation
-    lines = [json.loads(x) for x in (runs / "cgan-conv_s0" / "metrics.jsonl").read_text().splitlines()]
+    log = (runs / "cgan-conv_s0" / "metrics.jsonl").read_text()
+    lines = [json.loads(x) for x in log.splitlines()]
     assert {x["split"] for x in lines if "split" in x} == {"val"}
     assert "eval.split=test" in new["eval_command"]
     report = (out / "quality.md").read_text()
