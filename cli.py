@@ -70,7 +70,13 @@ def main_callback(
 
 def _out_dir(name: str, out: Path | None, resume: bool, force: bool) -> Path:
     if out is not None:
-        return out
+        return out  # the user's explicit choice
+    from gan.core.errors import SpecError
+    from gan.core.spec import name_problem
+
+    problem = name_problem(name)  # checked when the spec loads; never trusted here
+    if problem is not None:
+        raise SpecError(f"name = {name!r:.80}: {problem}.")
     base = Path("runs") / name
     if resume or force or not base.exists():
         return base
@@ -252,6 +258,8 @@ def sample(
         )
     if not 1 <= n <= 4096:
         raise GanError(f"-n {n}: give a number of samples between 1 and 4096.")
+    if out.name in ("", ".", ".."):
+        raise GanError(f"--out '{out}' is not a file name. Give a PNG file, e.g. --out grid.png.")
     images, labels = data_loader(engine)(spec.eval.split)
     out = out.with_suffix(".png")
     try:
@@ -322,20 +330,31 @@ def init(
 
       gan init mygan --from clustergan && gan inspect mygan.toml
     """
-    from gan.core.spec import find_spec_file
+    from gan.core.spec import find_spec_file, name_reason, parse_toml, read_spec_bytes, safe_name
 
+    reason = name_reason(name)  # it becomes the spec's name, and so a run folder
+    if reason is not None:
+        fail(
+            f"gan init {name!r:.80}: the name {reason}, because it becomes the spec's name "
+            f"and its run folder runs/<name>. Try: gan init {safe_name(name)}"
+        )
     source = find_spec_file(from_)
     target = out or Path(f"{name}.toml")
     if target.exists():
         fail(f"'{target}' already exists; choose another name or --out.")
-    text = source.read_text()
+    raw = read_spec_bytes(source)
+    parse_toml(raw, f"Spec file '{source}'")  # --from must be a spec: fail before writing
+    text = raw.decode("utf-8")
     lines = text.splitlines(keepends=True)
     for i, line in enumerate(lines):
         if line.startswith("name = "):
             lines[i] = f'name = "{name}"\n'
             break
     header = f"#:schema ./gan-spec.schema.json\n# Started from {source.name} by `gan init`.\n"
-    target.write_text(header + "".join(lines))
+    try:
+        target.write_text(header + "".join(lines))
+    except OSError as exc:
+        fail(f"Cannot write '{target}': {exc.strerror or exc}. Choose another --out.")
     typer.echo(f"wrote {target} (from {source.name}); check it with: gan inspect {target}")
 
 

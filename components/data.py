@@ -7,10 +7,15 @@ the ``gan_data_sources`` hook.
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import gzip
 import hashlib
+import os
 import shutil
+import stat
+import sys
+import zlib
 from pathlib import Path
 
 import numpy as np
@@ -58,11 +63,15 @@ def _torchvision_root_from_idx(folder: Path, dataset_dir: str) -> Path:
             continue
         src = folder / name
         tmp = raw / f".{name}.tmp"
-        if src.exists():
-            shutil.copyfile(src, tmp)
-        else:
-            with gzip.open(folder / f"{name}.gz", "rb") as f, open(tmp, "wb") as out:
-                shutil.copyfileobj(f, out)
+        try:
+            if src.exists():
+                shutil.copyfile(src, tmp)
+            else:
+                with gzip.open(folder / f"{name}.gz", "rb") as f, open(tmp, "wb") as out:
+                    shutil.copyfileobj(f, out)
+        except BaseException:
+            tmp.unlink(missing_ok=True)  # a damaged .gz must not leave half a file behind
+            raise
         tmp.replace(dst)
     return root
 
@@ -74,7 +83,14 @@ def _torchvision_dataset(cls_name: str, dataset_dir: str, spec, split: str):
     folder = Path(spec.root).expanduser() if spec.root else default_root()
     train = split == "train"
     if folder.is_dir() and _has_idx(folder):
-        root, download = _torchvision_root_from_idx(folder, dataset_dir), False
+        try:
+            root, download = _torchvision_root_from_idx(folder, dataset_dir), False
+        except (OSError, EOFError, zlib.error) as exc:
+            raise DataError(
+                f"data.root = '{folder}': its IDX files cannot be read or copied into the "
+                f"cache '{cache_dir()}' ({type(exc).__name__}: {exc}). Replace damaged files "
+                f"with the original downloads, or set GAN_CACHE to a writable folder."
+            ) from None
     else:
         root, download = folder, spec.download
     try:
@@ -127,7 +143,6 @@ def digits_info(spec) -> DataInfo:
 
 def image_folder(spec, split: str):
     """A folder of class sub-folders of images (torchvision ImageFolder layout)."""
-    from PIL import Image
     from torchvision.datasets import ImageFolder
     from torchvision.transforms.v2 import functional as TF
 
@@ -139,23 +154,88 @@ def image_folder(spec, split: str):
     if spec.image_size is None:
         raise DataError("data.source = 'image-folder' needs data.image_size (e.g. 64).")
     mode = {1: "L", 3: "RGB", 4: "RGBA"}[spec.channels or 3]
+    root = Path(spec.root).expanduser()
     try:
-        ds = ImageFolder(str(Path(spec.root).expanduser()))
-    except (FileNotFoundError, RuntimeError) as exc:
+        ds = ImageFolder(str(root))  # lists the files; they are decoded below
+    except (OSError, RuntimeError) as exc:
         raise DataError(f"data.root = '{spec.root}': {exc}") from None
-    images, labels = [], []
+    images, labels, unreadable = [], [], []
     for path, label in ds.samples:
-        with Image.open(path) as im:
-            t = TF.pil_to_tensor(im.convert(mode))
+        try:
+            t = _read_image(path, mode)
+        except _Unreadable as exc:
+            unreadable.append((path, str(exc)))
+            continue
         images.append(TF.resize(t, [spec.image_size, spec.image_size], antialias=True))
         labels.append(label)
+    if unreadable:
+        listed = _list_files(root, unreadable)
+        if not spec.skip_unreadable:
+            raise DataError(
+                f"data.root = '{spec.root}': {len(unreadable)} file(s) cannot be read as "
+                f"images: {listed}. Remove or replace them, or set data.skip_unreadable = "
+                f"true to skip them with a warning."
+            )
+        print(
+            f"warning: data.root = '{spec.root}': skipping {len(unreadable)} file(s) that "
+            f"cannot be read as images (data.skip_unreadable = true): {listed}.",
+            file=sys.stderr,
+            flush=True,
+        )
+    if not images:
+        raise DataError(f"data.root = '{spec.root}': no readable image is left to train on.")
     return torch.stack(images), torch.tensor(labels, dtype=torch.int64)
+
+
+class _Unreadable(Exception):
+    """An image file that cannot be decoded; the message says why."""
+
+
+def _read_image(path: str, mode: str) -> torch.Tensor:
+    """One image file as a uint8 (C, H, W) tensor, or :class:`_Unreadable`. Only regular
+    files are opened (a named pipe would block, a device never end)."""
+    import PIL
+    from PIL import Image
+    from torchvision.transforms.v2 import functional as TF
+
+    try:
+        regular = stat.S_ISREG(os.stat(path).st_mode)
+    except OSError as exc:
+        raise _Unreadable(exc.strerror or type(exc).__name__) from None
+    if not regular:
+        raise _Unreadable("not a regular file")
+    try:
+        with Image.open(path) as im:
+            return TF.pil_to_tensor(im.convert(mode))
+    except PIL.UnidentifiedImageError:
+        raise _Unreadable("not an image file") from None
+    except OSError as exc:
+        raise _Unreadable(exc.strerror or str(exc) or type(exc).__name__) from None
+    except Exception as exc:  # decoders raise many kinds (SyntaxError, ValueError, …)
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
+        why = f"{type(exc).__name__}: {first}" if first else type(exc).__name__
+        raise _Unreadable(why) from None
+
+
+def _list_files(root: Path, problems: list[tuple[str, str]], shown: int = 10) -> str:
+    """``'cat/a.png' (not an image file), …`` with paths relative to ``root``."""
+
+    def rel(path: str) -> str:
+        try:
+            return str(Path(path).relative_to(root))
+        except ValueError:
+            return path
+
+    text = ", ".join(f"'{rel(p)}' ({why})" for p, why in problems[:shown])
+    more = len(problems) - shown
+    return text + (f" and {more} more" if more > 0 else "")
 
 
 def image_folder_info(spec) -> DataInfo:
     n = 10
     if spec.root and Path(spec.root).expanduser().is_dir():
-        n = max(1, sum(1 for p in Path(spec.root).expanduser().iterdir() if p.is_dir()))
+        with contextlib.suppress(OSError):  # unreadable: loading the data reports it
+            n = max(1, sum(1 for p in Path(spec.root).expanduser().iterdir() if p.is_dir()))
     side = spec.image_size or 64
     return DataInfo((spec.channels or 3, side, side), n)
 

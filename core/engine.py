@@ -208,7 +208,8 @@ class Engine:
                     op = self.model.ops[call.func]
                     kwargs = {"generator": self.sampler_generator} if op.random else {}
                     out = op.factory(*args, **kwargs)
-        except (RuntimeError, ValueError, TypeError, IndexError) as exc:
+        except (RuntimeError, ValueError, TypeError, IndexError, AttributeError) as exc:
+            # AttributeError: a constant where the op expects a tensor, e.g. cat(x, 0)
             shapes = ", ".join(
                 f"{a}{list(values[a].shape)}" if isinstance(a, str) else repr(a) for a in call.args
             )

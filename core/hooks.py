@@ -101,8 +101,9 @@ class GanEventSpecs:
     def gan_sources_drawn(self, engine: Engine, values: dict[str, torch.Tensor]) -> None:
         """An engine drew its sources: the data batch (``x``, ``y``) and every sampler.
 
-        ``values`` may be changed in place (the step uses it). Called once per step, and
-        again for each phase execution with ``fresh_batch = true``."""
+        ``values`` may be changed in place (the step uses it). Called once per step, again
+        for each phase execution with ``fresh_batch = true``, and for the draws of
+        evaluation, sampling and ``gan inspect`` (from generators of their own)."""
 
     @hookspec
     def gan_train_start(self, trainer: Trainer) -> None:

@@ -41,6 +41,18 @@ class LinearDecay(_Schedule):
     end_factor: float = Field(0.0, ge=0, le=1, description="Final rate / initial rate.")
 
 
+class ExponentialDecay(_Schedule):
+    """Constant for ``hold``, then geometric from 1× to ``end_factor``× over ``decay``
+    (and on at the same rate after it). BiGAN's official MNIST script runs this shape:
+    train_mnist.sh passes no --linear_decay, so train_gan.py's set_lr decays
+    exponentially to final_lr_mult = 0.01 over --decay_epochs."""
+
+    type: Literal["exponential_decay"]
+    hold: float = Field(0, ge=0, description="Length at the optimizer's rate.")
+    decay: float = Field(gt=0, description="Length over which the rate falls to end_factor×.")
+    end_factor: float = Field(0.01, gt=0, le=1, description="Rate / initial rate after decay.")
+
+
 class MultiStep(_Schedule):
     """The rate times ``gamma`` at each milestone (the AAE paper: ÷10 at epochs 50 and
     1000)."""
@@ -58,7 +70,9 @@ class Cosine(_Schedule):
     end_factor: float = Field(0.0, ge=0, le=1)
 
 
-ScheduleSpec = Annotated[Constant | LinearDecay | MultiStep | Cosine, Field(discriminator="type")]
+ScheduleSpec = Annotated[
+    Constant | LinearDecay | ExponentialDecay | MultiStep | Cosine, Field(discriminator="type")
+]
 
 
 def build(
@@ -72,10 +86,17 @@ def build(
     def steps(length: float) -> int:
         return max(1, round(length * per))
 
-    if isinstance(spec, LinearDecay):
-        ramp = lr_scheduler.LinearLR(
-            optimizer, start_factor=1.0, end_factor=spec.end_factor, total_iters=steps(spec.decay)
-        )
+    if isinstance(spec, LinearDecay | ExponentialDecay):
+        if isinstance(spec, LinearDecay):
+            ramp: lr_scheduler.LRScheduler = lr_scheduler.LinearLR(
+                optimizer,
+                start_factor=1.0,
+                end_factor=spec.end_factor,
+                total_iters=steps(spec.decay),
+            )
+        else:
+            gamma = spec.end_factor ** (1.0 / steps(spec.decay))
+            ramp = lr_scheduler.ExponentialLR(optimizer, gamma=gamma)
         hold = round(spec.hold * per)
         if hold == 0:
             return ramp

@@ -12,6 +12,9 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
+import re
+import stat
 import tomllib
 from pathlib import Path
 from typing import Any, Literal
@@ -22,6 +25,62 @@ from gan.core.errors import SpecError, did_you_mean
 from gan.core.schedules import ScheduleSpec
 
 SPECS_DIR = Path(__file__).resolve().parent.parent / "specs"
+
+# Bounds on what a spec (a file, a checkpoint's stored spec, --set values) may be.
+MAX_SPEC_BYTES = 1 << 20  # a spec is a small text file; shipped ones are a few KiB
+MAX_DEPTH = 32  # nested tables/arrays; shipped specs need 5
+NAME_MAX = 100
+NAME_RULE = (
+    f"letters, digits, '-', '_' and '.' only, at most {NAME_MAX} characters, not '.' or '..'"
+)
+_NAME_CHARS = re.compile(r"[A-Za-z0-9_.-]+")
+ROOT_MAX = 4096
+
+
+def name_reason(name: object) -> str | None:
+    """What is wrong with ``name`` as a run folder's name (``runs/<name>``), or None.
+
+    A spec (or a checkpoint) may come from someone else: its name must not choose where
+    files are written or deleted, so it is a plain file name — no separators, no ``..``.
+    """
+    if not isinstance(name, str):
+        return "must be a string"
+    if not name:
+        return "must not be empty"
+    if len(name) > NAME_MAX or not _NAME_CHARS.fullmatch(name) or name in (".", ".."):
+        return f"must be a plain file name ({NAME_RULE})"
+    return None
+
+
+def name_problem(name: object) -> str | None:
+    """:func:`name_reason` with the why and the fix, for error messages; or None."""
+    reason = name_reason(name)
+    if reason is None:
+        return None
+    hint = safe_name(name) if isinstance(name, str) else "my-gan"
+    return (
+        f"the name {reason}, because it names the run folder runs/<name>. Rename it, "
+        f'e.g. name = "{hint}" (the folder itself can be chosen with --out)'
+    )
+
+
+def safe_name(name: str) -> str:
+    """A valid name close to ``name`` (the suggestion in error messages)."""
+    clean = re.sub(r"[^A-Za-z0-9_.-]+", "-", name).strip(".-")[:NAME_MAX]
+    return clean or "my-gan"
+
+
+def _shown(value: object, limit: int = 80) -> str:
+    """``repr(value)``, cut short for error messages."""
+    if isinstance(value, dict):
+        return "a table"
+    if isinstance(value, list) and len(value) > 8:
+        return f"a list of {len(value)} items"
+    try:
+        text = repr(value)
+    except RecursionError:  # pragma: no cover - depth is checked before
+        text = f"a nested {type(value).__name__}"
+    return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
 class Strict(BaseModel):
@@ -43,7 +102,9 @@ class DataSpec(Strict):
     """Where the real examples come from. Batches provide the nodes ``x`` and ``y``."""
 
     source: str = Field("digits", description="Registered data source, e.g. mnist, digits.")
-    root: str | None = Field(None, description="Folder with the data (source-specific).")
+    root: str | None = Field(
+        None, max_length=ROOT_MAX, description="Folder with the data (source-specific)."
+    )
     image_size: int | None = Field(None, ge=4, le=1024, description="Resize side; None=native.")
     channels: int | None = Field(None, ge=1, le=4, description="Force channel count.")
     limit: int | None = Field(None, ge=1, description="Use only the first N training examples.")
@@ -66,6 +127,22 @@ class DataSpec(Strict):
         if isinstance(val, float) and not val < 1:
             raise ValueError("a fraction must be below 1; give a whole count as an integer")
         return val
+
+    skip_unreadable: bool = Field(
+        False,
+        description="image-folder: skip files that cannot be read as images (with a warning) "
+        "instead of stopping with an error naming them.",
+    )
+
+    @field_validator("root")
+    @classmethod
+    def _plain_path(cls, root: str | None) -> str | None:
+        if root is not None and any(ord(c) < 32 or ord(c) == 127 for c in root):
+            raise ValueError(
+                "a folder path must not contain control characters (a NUL byte, a newline, "
+                "…); give the path of an existing folder"
+            )
+        return root
 
 
 class PhaseSpec(Strict):
@@ -170,7 +247,10 @@ class LogSpec(Strict):
 class Spec(Strict):
     """A whole GAN: data, latent samplers, networks, graph, losses, phases, training."""
 
-    name: str
+    name: str = Field(
+        description="Names the default run folder runs/<name>: " + NAME_RULE + ".",
+        json_schema_extra={"pattern": r"^[A-Za-z0-9_.-]+$", "maxLength": NAME_MAX},
+    )
     description: str = ""
     data: DataSpec = Field(default_factory=DataSpec)
     samplers: dict[str, ComponentSpec] = Field(default_factory=dict)
@@ -182,6 +262,14 @@ class Spec(Strict):
     sample: SampleSpec = Field(default_factory=SampleSpec)
     eval: EvalSpec = Field(default_factory=EvalSpec)
     log: LogSpec = Field(default_factory=LogSpec)
+
+    @field_validator("name")
+    @classmethod
+    def _plain_file_name(cls, name: str) -> str:
+        problem = name_problem(name)
+        if problem is not None:
+            raise ValueError(problem)
+        return name
 
     @field_validator("phases")
     @classmethod
@@ -221,6 +309,8 @@ def find_spec_file(name_or_path: str | Path) -> Path:
         return shipped
     if path.suffix == ".toml" and not path.parent.parts and shipped.is_file():
         return shipped
+    if path.exists():
+        return path  # a folder, a device, a pipe: read_spec_bytes says what is wrong
     names = sorted(p.stem for p in SPECS_DIR.glob("*.toml"))
     raise SpecError(
         f"Spec file '{name_or_path}' does not exist.{did_you_mean(path.stem, names)} "
@@ -229,7 +319,45 @@ def find_spec_file(name_or_path: str | Path) -> Path:
     )
 
 
+def read_spec_bytes(path: Path) -> bytes:
+    """A spec file's bytes, refusing anything but a regular file of at most
+    :data:`MAX_SPEC_BYTES` (a folder, ``/dev/zero``, a pipe never hang or traceback)."""
+    try:
+        # O_NONBLOCK: opening a named pipe must not wait for a writer
+        fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))
+    except OSError as exc:
+        raise SpecError(
+            f"Cannot read spec file '{path}': {exc.strerror or exc}. Give a readable .toml file."
+        ) from None
+    try:
+        mode = os.fstat(fd).st_mode
+        if stat.S_ISDIR(mode):
+            raise SpecError(f"Spec file '{path}' is a folder. Give the path of a .toml file.")
+        if not stat.S_ISREG(mode):
+            raise SpecError(
+                f"Spec file '{path}' is not a regular file (a device, pipe or socket). "
+                f"Give the path of a .toml file."
+            )
+        with os.fdopen(os.dup(fd), "rb") as f:
+            data = f.read(MAX_SPEC_BYTES + 1)
+    except OSError as exc:
+        raise SpecError(f"Cannot read spec file '{path}': {exc.strerror or exc}.") from None
+    finally:
+        os.close(fd)
+    if len(data) > MAX_SPEC_BYTES:
+        raise SpecError(
+            f"Spec file '{path}' is larger than {MAX_SPEC_BYTES >> 20} MiB; a spec is a small "
+            f"TOML text file. Check that the path names a spec."
+        )
+    return data
+
+
 def parse_toml(text: str | bytes, source: str) -> dict[str, Any]:
+    """TOML text → a dict; any problem (encoding, syntax, size, nesting) is a SpecError."""
+    if len(text) > MAX_SPEC_BYTES:
+        raise SpecError(
+            f"{source} is larger than {MAX_SPEC_BYTES >> 20} MiB; a spec is a small TOML text file."
+        )
     if isinstance(text, bytes):
         try:
             text = text.decode("utf-8")
@@ -239,9 +367,39 @@ def parse_toml(text: str | bytes, source: str) -> dict[str, Any]:
                 f"Save the spec as UTF-8."
             ) from None
     try:
-        return tomllib.loads(text)
+        data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         raise SpecError(f"{source} is not valid TOML: {exc}. Fix the syntax there.") from None
+    except RecursionError:
+        raise SpecError(_too_deep(source)) from None
+    check_depth(data, source)
+    return data
+
+
+def _too_deep(source: str, where: str = "") -> str:
+    at = f" at {where}" if where else ""
+    return (
+        f"{source} nests arrays/tables more than {MAX_DEPTH} levels deep{at}; a spec needs "
+        f"only a few levels. Flatten it."
+    )
+
+
+def check_depth(data: Any, source: str) -> None:
+    """Refuse data nested deeper than :data:`MAX_DEPTH` (walked without recursion), so
+    nothing downstream (validation, hashing, messages) can exhaust the stack."""
+    stack: list[tuple[Any, int, str]] = [(data, 1, "")]
+    while stack:
+        node, depth, key = stack.pop()
+        if isinstance(node, dict):
+            children = [(v, f"{key}.{k}" if key else str(k)) for k, v in node.items()]
+        elif isinstance(node, list):
+            children = [(v, f"{key}[{i}]") for i, v in enumerate(node)]
+        else:
+            continue
+        if depth > MAX_DEPTH:
+            shown = key if len(key) <= 60 else key[:59] + "…"
+            raise SpecError(_too_deep(source, f"'{shown}'"))
+        stack.extend((child, depth + 1, path) for child, path in children)
 
 
 def parse_override(item: str) -> tuple[list[str], Any]:
@@ -260,6 +418,8 @@ def parse_override(item: str) -> tuple[list[str], Any]:
         value = tomllib.loads(f"v = {raw.strip()}")["v"]
     except tomllib.TOMLDecodeError:
         value = raw.strip()
+    except RecursionError:
+        raise SpecError(_too_deep(f"--set {key.strip()}=…")) from None
     return keys, value
 
 
@@ -301,10 +461,7 @@ def _list_item(items: list[Any], key: str, path: str) -> Any:
 def load_spec(name_or_path: str | Path, overrides: list[str] | None = None) -> Spec:
     """Read, override and validate a spec file. Raises :class:`SpecError`."""
     path = find_spec_file(name_or_path)
-    try:
-        raw = path.read_bytes()
-    except OSError as exc:
-        raise SpecError(f"Cannot read spec file '{path}': {exc.strerror}.") from None
+    raw = read_spec_bytes(path)
     return spec_from_dict(parse_toml(raw, f"Spec file '{path}'"), overrides, source=str(path))
 
 
@@ -312,6 +469,7 @@ def spec_from_dict(
     data: dict[str, Any], overrides: list[str] | None = None, source: str = "spec"
 ) -> Spec:
     data = apply_overrides(data, list(overrides or []))
+    check_depth(data, source if not overrides else f"{source} (with --set)")
     try:
         return Spec.model_validate(data)
     except ValidationError as exc:
@@ -333,9 +491,8 @@ def format_validation_error(exc: ValidationError, source: str, data: Any) -> str
         elif err["type"] == "missing":
             lines.append(f"{key}: required key is missing. Add it to the spec.")
         else:
-            value = err.get("input")
-            shown = repr(value) if not isinstance(value, dict) else "a table"
-            lines.append(f"{key} = {shown}: {err['msg']}.")
+            msg = err["msg"].removeprefix("Value error, ")
+            lines.append(f"{key} = {_shown(err.get('input'))}: {msg}.")
     more = len(exc.errors()) - 8
     if more > 0:
         lines.append(f"… and {more} more problem(s).")

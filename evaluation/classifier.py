@@ -23,6 +23,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from gan.core.data import cache_dir
+from gan.core.errors import CheckpointError
 from gan.training import checkpoint
 
 VERSION = "cnn-v1"  # bump when the architecture or the recipe below changes
@@ -118,9 +119,18 @@ def load_or_train(
         except Exception:  # a damaged cache file is retrained, never fatal
             pass
     net = train_classifier(images, labels, classes, quiet=quiet)
-    path.parent.mkdir(parents=True, exist_ok=True)
     state = {k: v.detach().contiguous() for k, v in net.state_dict().items()}
-    checkpoint.save(path, state, {"key": key, "recipe": json.dumps([VERSION, EPOCHS, BATCH, LR])})
+    recipe = json.dumps([VERSION, EPOCHS, BATCH, LR])
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        checkpoint.save(path, state, {"key": key, "recipe": recipe})
+    except (OSError, CheckpointError):  # the cache only saves time: never fatal
+        print(
+            f"warning: cannot cache the eval classifier in '{path}' (not a writable file); "
+            f"it will be trained again next time. Set GAN_CACHE to a writable folder.",
+            file=sys.stderr,
+            flush=True,
+        )
     return net
 
 

@@ -32,6 +32,14 @@ class BiganParams(Params):
     negative_slope: float = 0.2
 
 
+class EncoderParams(BiganParams):
+    penultimate: bool = Field(
+        False,
+        description="Also return the last hidden layer's features (the official "
+        "code's NNC_e- probe, which 'normally works better' than E(x)): E(x) → (z, h).",
+    )
+
+
 class Generator(nn.Module):
     """z → FC1024-BN-ReLU → FC1024-BN-ReLU → FC(image)-tanh."""
 
@@ -55,23 +63,26 @@ class Generator(nn.Module):
 
 
 class Encoder(nn.Module):
-    """x → FC1024-LReLU → FC1024-BN-LReLU → FC(latent)."""
+    """x → FC1024-LReLU → FC1024-BN-LReLU → FC(latent); with ``penultimate`` also the
+    FC1024-BN-LReLU features."""
 
-    def __init__(self, p: BiganParams, ctx: BuildContext) -> None:
+    def __init__(self, p: EncoderParams, ctx: BuildContext) -> None:
         super().__init__()
         h = p.hidden
-        self.net = nn.Sequential(
+        self.penultimate = p.penultimate
+        self.body = nn.Sequential(
             nn.Flatten(),
             nn.Linear(math.prod(ctx.image_shape), h),
             nn.LeakyReLU(p.negative_slope),
             nn.Linear(h, h),
             nn.BatchNorm1d(h),
             nn.LeakyReLU(p.negative_slope),
-            nn.Linear(h, p.latent_dim),
         )
+        self.out = nn.Linear(h, p.latent_dim)
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.net(x)
+    def forward(self, x: torch.Tensor) -> torch.Tensor | tuple[torch.Tensor, torch.Tensor]:
+        h = self.body(x)
+        return (self.out(h), h) if self.penultimate else self.out(h)
 
 
 class Discriminator(nn.Module):
@@ -99,6 +110,6 @@ class Discriminator(nn.Module):
 def gan_networks():
     return [
         Network("bigan.generator", Generator, BiganParams),
-        Network("bigan.encoder", Encoder, BiganParams),
+        Network("bigan.encoder", Encoder, EncoderParams),
         Network("bigan.discriminator", Discriminator, BiganParams),
     ]

@@ -16,7 +16,7 @@ def test_plan_matches_paper():
     assert plan[1].phase.updates == {"G", "E"}
     # G(z) and E(x) are computed once per step and reused by the generator phase
     reused = {a.call.key for a in plan[1].actions if not a.compute}
-    assert reused == {"x_fake", "z_enc"}
+    assert reused == {"x_fake", "z_enc, e_feat"}
 
 
 def test_discriminator_phase_leaves_generator_and_encoder_untouched():
@@ -58,7 +58,7 @@ def test_one_step_equals_hand_written_pytorch():
     torch.set_rng_state(rec.rng_state)
 
     # discriminator: (x, E(x)) → real, (G(z), z) → fake; E and G outputs detached
-    z_enc = E(x)
+    z_enc, _ = E(x)  # (z, penultimate features)
     x_fake = G(z)
     opt_d.zero_grad()
     d_real = D(x, z_enc.detach())

@@ -81,6 +81,10 @@ CASES = {
         lambda s: s["graph"].update(d_fake="D(G(z), z)"),
         ["graph.d_fake", "nested calls"],
     ),
+    "constant where an op expects a tensor": (
+        lambda s: s["graph"].update(z_enc="cat(x_fake, 0)"),
+        ["graph.z_enc", "op 'cat' failed"],
+    ),
     "huge layer": (
         lambda s: s["networks"]["G"].update(hidden=10**12),
         ["networks.G.hidden"],

@@ -1,7 +1,8 @@
 """Hostile specs: hypothesis generates malformed specs (wrong types, unknown or missing
 keys, unknown component types, graph cycles, losses on unknown nodes, phases updating
-unknown networks, absurd sizes, invalid TOML, non-UTF-8 bytes). Every one must end in a
-clean error (exit code 2, one message) — never a traceback. A mutation that happens to
+unknown networks, absurd sizes, invalid TOML, non-UTF-8 bytes, path-like names, arrays
+and inline tables nested thousands deep). Every one must end in a clean error (exit
+code 2, one message) — never a traceback. A mutation that happens to
 leave the spec valid must resolve and dry-run (exit code 0).
 
 The budget is ``--fuzz-examples`` (default 500); run more with e.g.
@@ -88,8 +89,22 @@ def del_path(spec, path):
     del node[path[-1]]
 
 
+# Names that would lead runs/<name> elsewhere: separators, '..', absolute paths.
+path_names = st.one_of(
+    st.sampled_from(["..", ".", "../..", "/", "/tmp/x", "~/x", "C:\\x", "a/../../b", ""]),
+    st.builds(
+        lambda a, sep, b: a + sep + b,
+        st.text(max_size=6),
+        st.sampled_from(["/", "\\", "/../", "\x00", "\n"]),
+        st.text(max_size=6),
+    ),
+    st.builds(lambda n: "../" * n + "escaped", st.integers(1, 5)),
+)
+
 mutation = st.one_of(
     st.tuples(st.just("set"), st.sampled_from(PATHS), values),
+    st.tuples(st.just("set"), st.just(("name",)), path_names),
+    st.tuples(st.just("set"), st.just(("data", "root")), path_names),
     st.tuples(st.just("del"), st.sampled_from(PATHS), st.none()),
     st.tuples(
         st.just("add"),
@@ -146,11 +161,11 @@ def apply(spec, mut):
         pass  # the path vanished under an earlier mutation: fine, keep fuzzing
 
 
-def check(content: bytes) -> None:
+def check(content: bytes, *args: str):
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / "spec.toml"
         path.write_bytes(content)
-        result = runner.invoke(app, ["inspect", str(path)])
+        result = runner.invoke(app, ["inspect", str(path), *args])
     assert result.exit_code in (0, 2), (result.exit_code, result.output, result.exception)
     assert result.exception is None or isinstance(result.exception, SystemExit), repr(
         result.exception
@@ -158,6 +173,7 @@ def check(content: bytes) -> None:
     assert "Traceback" not in result.output
     if result.exit_code == 2:
         assert result.output.startswith("error: ") and len(result.output) > 20, result.output
+    return result
 
 
 def dump(spec) -> bytes | None:
@@ -197,5 +213,59 @@ def test_garbage_files_fail_cleanly(request):
     @given(st.one_of(st.binary(max_size=200), st.text(max_size=200).map(str.encode)))
     def run(content):
         check(content)
+
+    run()
+
+
+def test_path_like_names_are_refused(request):
+    """A name that is not a plain file name never reaches runs/<name>: exit 2, naming it."""
+
+    @fuzz_settings(request, 0.05)
+    @given(path_names, st.booleans())
+    def run(name, via_set):
+        spec = copy.deepcopy(BASE)
+        if via_set:
+            result = check(dump(spec), "--set", f"name={name}")
+        else:
+            spec["name"] = name
+            result = check(dump(spec))
+        assert result.exit_code == 2, result.output
+        assert "name" in result.output
+
+    run()
+
+
+def test_deep_nesting_fails_cleanly(request):
+    """Arrays and inline tables nested up to thousands deep, in the file or in --set."""
+
+    @fuzz_settings(request, 0.05)
+    @given(
+        st.integers(min_value=33, max_value=6000),
+        st.lists(st.sampled_from(["[", "{a = "]), min_size=1, max_size=3),
+        st.sampled_from(["description", "train.steps", "networks.G.hidden", "x", "--set"]),
+        st.booleans(),
+    )
+    def run(depth, openers, where, closed):
+        opened = [openers[i % len(openers)] for i in range(depth)]
+        value = "".join(opened) + "1"
+        if closed:
+            value += "".join("]" if o == "[" else "}" for o in reversed(opened))
+        spec = copy.deepcopy(BASE)
+        spec.pop("description", None)
+        if where == "--set":
+            result = check(dump(spec), "--set", f"description={value}")
+        elif where == "description":
+            result = check(f"description = {value}\n".encode() + dump(spec))
+        else:
+            *tables, key = where.split(".")
+            text = dump(spec).decode()
+            header = f"[{'.'.join(tables)}]\n" if tables else ""
+            if header and header in text:
+                text = text.replace(header, f"{header}{key} = {value}\n", 1)
+            else:
+                text = f"{key} = {value}\n" + text
+            result = check(text.encode())
+        if closed or where != "--set":  # an unclosed --set value is a plain string
+            assert result.exit_code == 2, result.output
 
     run()

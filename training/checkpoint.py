@@ -80,8 +80,11 @@ def looks_like_pickle(path: Path) -> bool:
     "{"; that length's first byte can be 0x80 too (1 file in 256), so a well-formed
     safetensors prefix is recognised first.
     """
-    with open(path, "rb") as f:
-        head = f.read(9)
+    try:
+        with open(path, "rb") as f:
+            head = f.read(9)
+    except OSError as exc:
+        raise CheckpointError(f"Cannot read checkpoint '{path}': {exc.strerror or exc}.") from None
     header_end = 8 + int.from_bytes(head[:8], "little")
     if len(head) == 9 and head[8:9] == b"{" and header_end <= path.stat().st_size:
         return False
@@ -140,13 +143,28 @@ def latest(folder: Path) -> Path | None:
     folder = Path(folder)
     if (folder / "checkpoints").is_dir():
         folder = folder / "checkpoints"
-    pointer = folder / LATEST
-    if pointer.is_file():
-        target = folder / pointer.read_text().strip()
-        if target.is_file():
-            return target
+    target = _pointer_target(folder)
+    if target is not None and target.is_file():
+        return target
     found = list_checkpoints(folder)
     return found[-1] if found else None
+
+
+def _pointer_target(folder: Path) -> Path | None:
+    """The checkpoint the ``latest`` pointer names, if it names one *in this folder*.
+
+    The pointer may come from elsewhere (a copied run folder): only a plain file name of a
+    checkpoint is followed — never a path leading out of the folder, a huge or binary file.
+    """
+    pointer = folder / LATEST
+    try:
+        if not pointer.is_file():
+            return None
+        with open(pointer, "rb") as f:
+            name = f.read(256).decode("utf-8", errors="replace").strip()
+    except OSError:
+        return None
+    return folder / name if PATTERN.fullmatch(name) else None  # step_N.safetensors only
 
 
 def commit(folder: Path, path: Path, keep: int, protect: tuple[str, ...] = ("best",)) -> None:

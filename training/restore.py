@@ -16,7 +16,7 @@ from gan.core.build import build_engine
 from gan.core.data import load_data
 from gan.core.engine import Engine
 from gan.core.errors import CheckpointError
-from gan.core.spec import parse_toml, spec_from_dict
+from gan.core.spec import Spec, parse_toml, spec_from_dict
 from gan.training import checkpoint, state
 from gan.training.checkpoint import BEST
 
@@ -61,10 +61,24 @@ def restore(
         raise CheckpointError(f"'{file}' carries no spec; it was not written by `gan run`.")
     data = parse_toml(meta["spec_toml"], f"the spec stored in '{file}'")
     spec = spec_from_dict(data, [*(overrides or []), f"train.device={device}"], str(file))
+    spec = _no_download_into_stored_root(spec, overrides or [])
     engine = build_engine(spec, device, with_data=False)
     state.load_state_tensors(engine, tensors, meta)
     engine.train_mode(False)
     return engine, file
+
+
+def _no_download_into_stored_root(spec: Spec, overrides: list[str]) -> Spec:
+    """A data.root stored in a checkpoint (which may come from elsewhere) is only read: a
+    folder that does not exist here is not created by a download. ``--set data.root=...``
+    (or ``data.download``) on the command line is the user's own choice."""
+    chosen = {item.split("=", 1)[0].strip() for item in overrides}
+    root = spec.data.root
+    if not root or not spec.data.download or chosen & {"data.root", "data.download", "data"}:
+        return spec
+    if Path(root).expanduser().is_dir():
+        return spec
+    return spec.model_copy(update={"data": spec.data.model_copy(update={"download": False})})
 
 
 def data_loader(engine: Engine):

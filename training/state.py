@@ -21,7 +21,11 @@ from gan.core import schedules
 from gan.core.engine import Engine
 from gan.core.errors import CheckpointError
 
-__all__ = ["load_state_tensors", "state_tensors"]
+__all__ = ["UNUSABLE_STATE", "load_state_tensors", "state_tensors"]
+
+# What a checkpoint's metadata (JSON text, possibly from elsewhere) can raise when it
+# does not hold what gan wrote: reported as a CheckpointError.
+UNUSABLE_STATE = (ValueError, KeyError, RuntimeError, TypeError, AttributeError, RecursionError)
 
 
 def state_tensors(engine: Engine) -> tuple[dict[str, torch.Tensor], dict[str, str]]:
@@ -92,19 +96,19 @@ def load_state_tensors(
     for phase in engine.optimizers:
         if f"optim.{phase}" not in meta:
             raise CheckpointError(f"The checkpoint has no optimizer state for phase '{phase}'.")
-        info = json.loads(meta[f"optim.{phase}"])
-        state: dict[int, dict] = {}
-        prefix = f"optim.{phase}."
-        for key, value in tensors.items():
-            if key.startswith(prefix):
-                idx, name = key[len(prefix) :].split(".", 1)
-                state.setdefault(int(idx), {})[name] = value
-        for idx, entry in info["scalars"].items():
-            state.setdefault(int(idx), {}).update(entry)
-        sd = {"state": state, "param_groups": info["param_groups"]}
         try:
+            info = json.loads(meta[f"optim.{phase}"])
+            state: dict[int, dict] = {}
+            prefix = f"optim.{phase}."
+            for key, value in tensors.items():
+                if key.startswith(prefix):
+                    idx, name = key[len(prefix) :].split(".", 1)
+                    state.setdefault(int(idx), {})[name] = value
+            for idx, entry in info["scalars"].items():
+                state.setdefault(int(idx), {}).update(entry)
+            sd = {"state": state, "param_groups": info["param_groups"]}
             engine.load_state_dict({"optimizers": {phase: sd}})
-        except (ValueError, KeyError, RuntimeError) as exc:
+        except UNUSABLE_STATE as exc:
             raise CheckpointError(
                 f"Optimizer state of phase '{phase}' does not fit this spec: {exc}"
             ) from None
@@ -134,6 +138,10 @@ def load_state_tensors(
         engine.load_state_dict(
             {"sampler_rng": tensors["rng.sampler"], "data": data if has_data else None}
         )
-    except (KeyError, ValueError, RuntimeError, TypeError) as exc:
+    except UNUSABLE_STATE as exc:
         raise CheckpointError(f"The checkpoint's random-number state is unusable: {exc}") from None
-    engine.load_state_dict({"step": int(meta["step"])})
+    try:
+        step = int(meta["step"])
+    except (KeyError, ValueError) as exc:
+        raise CheckpointError(f"The checkpoint's step is unusable: {exc!r}.") from None
+    engine.load_state_dict({"step": step})

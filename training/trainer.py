@@ -20,7 +20,7 @@ from gan.core.data import load_data
 from gan.core.engine import Engine
 from gan.core.errors import CheckpointError, GanError, PluginError, TrainingError
 from gan.core.resolve import Model, resolve
-from gan.core.spec import Spec
+from gan.core.spec import MAX_SPEC_BYTES, Spec, check_depth, name_problem
 from gan.training import checkpoint, distributed, state
 from gan.training.checkpoint import BEST
 
@@ -42,6 +42,7 @@ RESUMABLE_CHANGES = {
     "description",
     "data.root",
     "data.download",
+    "data.skip_unreadable",
 }
 
 
@@ -67,6 +68,28 @@ def spec_differences(old: dict[str, Any], new: dict[str, Any]) -> list[str]:
 def _resumable(key: str) -> bool:
     """A key (or a key under a table) listed in RESUMABLE_CHANGES."""
     return any(key == r or key.startswith(f"{r}.") for r in RESUMABLE_CHANGES)
+
+
+def stored_spec(meta: dict[str, str], path: Path) -> dict[str, Any]:
+    """The spec a checkpoint stores (``spec_json``) as plain data, ``{}`` if it is absent
+    or unreadable. A checkpoint may come from elsewhere: its name is checked like a spec
+    file's (it must not be able to name a folder outside runs/) and its nesting bounded."""
+    text = meta.get("spec_json", "{}")
+    try:
+        if len(text) > MAX_SPEC_BYTES:
+            raise ValueError("too large")
+        old = json.loads(text)
+    except (ValueError, RecursionError):
+        old = {}
+    if not isinstance(old, dict):
+        old = {}
+    check_depth(old, f"The spec stored in '{path}'")
+    if "name" in old and (problem := name_problem(old["name"])) is not None:
+        raise CheckpointError(
+            f"The spec stored in '{path}' is not a valid spec: name = {old['name']!r:.80}: "
+            f"{problem}. Use a checkpoint whose spec has a plain name."
+        )
+    return old
 
 
 class Trainer:
@@ -107,6 +130,14 @@ class Trainer:
     def _prepare_folder(self) -> Path | None:
         """Create/validate the run folder. Returns the checkpoint to resume from."""
         ckpt_dir = self.out / "checkpoints"
+        for part in ("checkpoints", "samples", "metrics.jsonl", "spec.toml"):
+            if (self.out / part).is_symlink():
+                # a copied run folder must not lead --force/--resume to delete files elsewhere
+                raise GanError(
+                    f"'{self.out / part}' is a symbolic link; gan only writes and deletes "
+                    f"files inside the run folder itself. Remove the link or choose another "
+                    f"--out."
+                )
         existing = checkpoint.latest(ckpt_dir) if ckpt_dir.is_dir() else None
         if self.resume:
             if existing is None:
@@ -153,15 +184,12 @@ class Trainer:
             try:
                 if json.loads(line).get("step", 0) <= step:
                     keep.append(line)
-            except (json.JSONDecodeError, AttributeError):
-                continue  # a line cut short by the kill
+            except (ValueError, AttributeError, TypeError, RecursionError):
+                continue  # a line cut short by the kill (or not written by gan)
         checkpoint.atomic_write_bytes(path, "".join(f"{line}\n" for line in keep).encode())
 
     def _check_resume_spec(self, meta: dict[str, str], path: Path) -> None:
-        try:
-            old = json.loads(meta.get("spec_json", "{}"))
-        except json.JSONDecodeError:
-            old = {}
+        old = stored_spec(meta, path)
         diffs = spec_differences(old, self.spec.canonical())
         if diffs and not self.force:
             raise CheckpointError(

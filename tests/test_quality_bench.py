@@ -1,0 +1,48 @@
+"""bench/quality.py end to end on the offline digits: a step budget, selection on the
+validation split, one test evaluation, an appended record, the report and its curve."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parent.parent
+
+
+def test_quality_bench_records_a_validation_selected_test_figure(tmp_path: Path) -> None:
+    out, runs = tmp_path / "results", tmp_path / "runs"
+    out.mkdir()
+    (out / "quality.json").write_text(json.dumps([{"model": "old", "spec": "x"}]))
+    cmd = [
+        sys.executable,
+        str(REPO / "bench" / "quality.py"),
+        "--models",
+        "CGAN-conv",
+        "--seeds",
+        "0",
+        "--out",
+        str(out),
+        "--runs",
+        str(runs),
+        *("--set", "data.source=digits", "--set", "train.steps=20"),
+        *("--set", "eval.every=10", "--set", "data.val=200"),
+    ]
+    done = subprocess.run(cmd, capture_output=True, text=True, timeout=600)
+    assert done.returncode == 0, done.stderr[-2000:]
+    records = json.loads((out / "quality.json").read_text())
+    assert records[0] == {"model": "old", "spec": "x"}  # append-only
+    new = records[-1]
+    assert new["protocol"] == "steps+val" and new["seed"] == 0 and new["steps"] == 20
+    assert new["selected_step"] in (10, 20)
+    assert [c["step"] for c in new["curve"]] == [10, 20]
+    assert 0.0 <= new["value"] <= 1.0 and "load_start" in new and new["minutes"] >= 0
+    # validation during training, the test split only in the final evaluation
+    log = (runs / "cgan-conv_s0" / "metrics.jsonl").read_text()
+    lines = [json.loads(x) for x in log.splitlines()]
+    assert {x["split"] for x in lines if "split" in x} == {"val"}
+    assert "eval.split=test" in new["eval_command"]
+    report = (out / "quality.md").read_text()
+    assert "| CGAN (conv) | 0 |" in report and "quality_cgan-conv.png" in report
+    assert (out / "quality_cgan-conv.png").stat().st_size > 1000
