@@ -159,6 +159,8 @@ def bigan(nets: dict[str, nn.Module], src: Source, spec: Spec) -> Step:
         x, _ = src.batch()
         z = src.uniform(n, 50)
         z_enc, x_fake = E(x), G(z)
+        if isinstance(z_enc, tuple):  # penultimate = true: (z, features)
+            z_enc = z_enc[0]
         opt_d.zero_grad()
         d_loss = 0.5 * bce(D(x, z_enc.detach()), 1.0) + 0.5 * bce(D(x_fake.detach(), z), 0.0)
         d_loss.backward()

@@ -461,15 +461,114 @@ def _list_item(items: list[Any], key: str, path: str) -> Any:
 def load_spec(name_or_path: str | Path, overrides: list[str] | None = None) -> Spec:
     """Read, override and validate a spec file. Raises :class:`SpecError`."""
     path = find_spec_file(name_or_path)
+    data = read_spec_data(path)
+    return spec_from_dict(data, overrides, source=str(path), folder=path.parent)
+
+
+def read_spec_data(path: Path, seen: tuple[Path, ...] = ()) -> dict[str, Any]:
+    """A spec file as plain data, with its ``extends`` chain merged in."""
     raw = read_spec_bytes(path)
-    return spec_from_dict(parse_toml(raw, f"Spec file '{path}'"), overrides, source=str(path))
+    data = parse_toml(raw, f"Spec file '{path}'")
+    return extend(data, path.parent, (*seen, path.resolve()), str(path))
+
+
+MAX_EXTENDS = 8  # a chain of bases longer than this is a mistake
+
+
+def extend(
+    data: dict[str, Any], folder: Path | None, seen: tuple[Path, ...] = (), source: str = "spec"
+) -> dict[str, Any]:
+    """``extends = "base"``: the base spec (a shipped short name, or a path relative to
+    the extending file) deep-merged under ``data``. Tables merge key by key, everything
+    else (arrays included) replaces; a component table (``[networks.G]`` …) whose
+    ``type`` changes replaces the base's table instead of merging with it."""
+    if "extends" not in data:
+        return data
+    data = dict(data)
+    base_name = data.pop("extends")
+    if not isinstance(base_name, str) or not base_name:
+        raise SpecError(f"{source}: extends = {_shown(base_name)} must name a spec (e.g. 'bigan').")
+    candidate = Path(base_name).expanduser()
+    if folder is not None and not candidate.is_absolute() and (folder / candidate).is_file():
+        candidate = folder / candidate
+    path = find_spec_file(candidate if candidate.is_file() else base_name)
+    if path.resolve() in seen:
+        chain = " → ".join(str(p) for p in (*seen, path.resolve()))
+        raise SpecError(f"{source}: extends = '{base_name}' makes a cycle: {chain}.")
+    if len(seen) > MAX_EXTENDS:
+        raise SpecError(f"{source}: more than {MAX_EXTENDS} specs extend each other.")
+    return merge(read_spec_data(path, seen), data)
+
+
+def merge(base: Any, over: Any) -> Any:
+    """``over`` deep-merged onto ``base`` (see :func:`extend`)."""
+    if not isinstance(base, dict) or not isinstance(over, dict):
+        return over
+    out = dict(base)
+    for key, value in over.items():
+        old = out.get(key)
+        retyped = (
+            isinstance(value, dict)
+            and "type" in value
+            and value["type"] != (old.get("type") if isinstance(old, dict) else None)
+        )
+        out[key] = value if retyped else merge(old, value) if key in out else value
+    return out
+
+
+REFERENCE = re.compile(r"\$\{([A-Za-z0-9_.-]+)\}")
+SUM = re.compile(r"\s*(\$\{[A-Za-z0-9_.-]+\}|\d+)(\s*\+\s*(\$\{[A-Za-z0-9_.-]+\}|\d+))*\s*")
+
+
+def interpolate(data: Any, root: dict[str, Any] | None = None, where: str = "") -> Any:
+    """Replace ``"${samplers.zn.dim}"`` by that value of the spec, and
+    ``"${samplers.zn.dim} + ${samplers.zc_idx.classes}"`` by the sum: sizes that follow
+    from other entries are written once."""
+    root = data if root is None else root
+    if isinstance(data, dict):
+        return {k: interpolate(v, root, f"{where}{k}.") for k, v in data.items()}
+    if isinstance(data, list):
+        return [interpolate(v, root, f"{where}{i}.") for i, v in enumerate(data)]
+    if not isinstance(data, str) or "${" not in data:
+        return data
+    key = where[:-1]
+    if not SUM.fullmatch(data):
+        raise SpecError(
+            f'{key} = "{_shown(data)}": a reference is "${{table.key}}" alone or a sum of '
+            f'references and integers, e.g. "${{samplers.zn.dim}} + ${{samplers.zc.classes}}".'
+        )
+    parts = [p.strip() for p in data.split("+")]
+    values = []
+    for part in parts:
+        m = REFERENCE.fullmatch(part)
+        if m is None:
+            values.append(int(part))
+            continue
+        value: Any = root
+        for name in m.group(1).split("."):
+            if not isinstance(value, dict) or name not in value:
+                raise SpecError(f"{key} = \"{data}\": the spec has no '{m.group(1)}'.")
+            value = value[name]
+        if isinstance(value, str) and "${" in value:
+            raise SpecError(f"{key} = \"{data}\": '{m.group(1)}' is itself a reference.")
+        values.append(value)
+    if len(values) == 1:
+        return values[0]
+    if not all(isinstance(v, int) and not isinstance(v, bool) for v in values):
+        raise SpecError(f'{key} = "{data}": only integers can be summed, got {values}.')
+    return sum(values)
 
 
 def spec_from_dict(
-    data: dict[str, Any], overrides: list[str] | None = None, source: str = "spec"
+    data: dict[str, Any],
+    overrides: list[str] | None = None,
+    source: str = "spec",
+    folder: Path | None = None,
 ) -> Spec:
+    data = extend(data, folder, source=source)
     data = apply_overrides(data, list(overrides or []))
     check_depth(data, source if not overrides else f"{source} (with --set)")
+    data = interpolate(data)
     try:
         return Spec.model_validate(data)
     except ValidationError as exc:

@@ -1,0 +1,67 @@
+"""Spec reuse: `extends` deep-merges a base spec (tables merge, arrays replace, a component
+table with a new `type` replaces the base's), and `${table.key}` references (or sums of
+them) derive sizes from other entries instead of hand-summed numbers."""
+
+from __future__ import annotations
+
+import pytest
+from helpers import SPECS, assert_short_run_writes_checkpoint
+
+from gan.core.errors import SpecError
+from gan.core.spec import load_spec, spec_from_dict
+
+
+def test_clustergan_mlp_is_a_short_variant_that_trains(tmp_path):
+    assert len((SPECS / "clustergan_mlp.toml").read_text().splitlines()) < 40
+    spec = load_spec("clustergan_mlp")
+    base = load_spec("clustergan")
+    assert spec.name == "clustergan_mlp"
+    assert spec.networks["G"].type == "mlp" and spec.networks["G"].in_features == 40
+    assert "latent_dim" not in spec.networks["E"].model_extra  # retyped: replaced, not merged
+    assert spec.networks["E"].heads == [30, 10]
+    assert spec.canonical()["graph"] == base.canonical()["graph"]
+    assert spec.phases == base.phases and spec.train == base.train
+    assert_short_run_writes_checkpoint("clustergan_mlp", tmp_path)
+    assert "extends" not in (tmp_path / "run" / "spec.toml").read_text()  # the merged spec
+
+
+def test_extends_a_path_merges_tables_and_replaces_arrays(tmp_path):
+    (tmp_path / "base.toml").write_text((SPECS / "bigan.toml").read_text())
+    (tmp_path / "child.toml").write_text(
+        'extends = "base.toml"\nname = "child"\n[networks.G]\nhidden = 64\n'
+        '[[phases]]\nname = "discriminator"\nupdates = ["D"]\n'
+        'optimizer = { type = "sgd", lr = 0.1 }\nlosses = { d_real = 1.0 }\n'
+    )
+    spec = load_spec(tmp_path / "child.toml")
+    base = load_spec("bigan")
+    assert spec.networks["G"].type == base.networks["G"].type  # merged into the base table
+    assert spec.networks["G"].hidden == 64
+    assert [p.name for p in spec.phases] == ["discriminator"]  # arrays replace
+
+
+def test_references_follow_overrides():
+    spec = load_spec("clustergan", ["samplers.zn.dim=20"])
+    assert spec.networks["G"].in_features == 30
+
+
+@pytest.mark.parametrize(
+    ("value", "message"),
+    [
+        ('"${samplers.nope.dim}"', "has no 'samplers.nope.dim'"),
+        ('"${samplers.zn.dim} * 2"', "a sum of references"),
+        ('"${samplers.zn.std} + 1"', "only integers"),
+    ],
+)
+def test_bad_references_name_the_key(value, message):
+    with pytest.raises(SpecError, match=r"networks\.G\.in_features") as info:
+        load_spec("clustergan", [f"networks.G.in_features={value}"])
+    assert message in str(info.value)
+
+
+def test_extends_cycles_and_unknown_bases_are_spec_errors(tmp_path):
+    (tmp_path / "a.toml").write_text('extends = "b.toml"\nname = "a"\n')
+    (tmp_path / "b.toml").write_text('extends = "a.toml"\nname = "b"\n')
+    with pytest.raises(SpecError, match="cycle"):
+        load_spec(tmp_path / "a.toml")
+    with pytest.raises(SpecError, match="Did you mean 'bigan'"):
+        spec_from_dict({"extends": "bigam"})
