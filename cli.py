@@ -1,14 +1,17 @@
 """The `gan` command line.
 
 Every command turns a user mistake (:class:`~gan.core.errors.GanError`) into one
-paragraph on stderr and exit code 2 — never a traceback.
+paragraph on stderr and exit code 2 — a traceback only with ``gan --traceback …`` or
+``GAN_DEBUG=1``.
 """
 
 from __future__ import annotations
 
 import functools
 import json
+import os
 import sys
+import traceback
 from pathlib import Path
 from typing import Annotated
 
@@ -38,8 +41,16 @@ def fail(message: str, code: int = 2) -> None:
     raise typer.Exit(code)
 
 
+_SHOW_TRACEBACK = False  # --traceback (or GAN_DEBUG=1): the full chain for any error
+
+
+def show_traceback() -> bool:
+    return _SHOW_TRACEBACK or os.environ.get("GAN_DEBUG", "") not in ("", "0")
+
+
 def friendly(fn):
-    """Run a command; print GanErrors as one paragraph with their exit code."""
+    """Run a command; print GanErrors as one paragraph with their exit code (with
+    ``--traceback`` or ``GAN_DEBUG=1``: after the full traceback, causes included)."""
 
     @functools.wraps(fn)
     def wrapper(*args, **kwargs):
@@ -48,6 +59,8 @@ def friendly(fn):
         except GanError as exc:
             if getattr(exc, "shown_by_rank_0", False):  # torchrun: printed once, by rank 0
                 raise typer.Exit(exc.exit_code) from None
+            if show_traceback():
+                traceback.print_exception(exc, file=sys.stderr)
             fail(str(exc), exc.exit_code)
 
     return wrapper
@@ -64,8 +77,16 @@ def main_callback(
     version: Annotated[
         bool, typer.Option("--version", callback=_version, is_eager=True, help="Show version.")
     ] = False,
+    traceback_: Annotated[
+        bool,
+        typer.Option(
+            "--traceback", help="On an error, print the full traceback (also GAN_DEBUG=1)."
+        ),
+    ] = False,
 ) -> None:
     """Train, inspect and extend GANs described by TOML specs."""
+    global _SHOW_TRACEBACK
+    _SHOW_TRACEBACK = traceback_
 
 
 def _out_dir(name: str, out: Path | None, resume: bool, force: bool) -> Path:

@@ -18,7 +18,7 @@ from torch import nn
 
 from gan.core import schedules
 from gan.core.components import Network, Optimizer
-from gan.core.errors import SpecError
+from gan.core.errors import SpecError, TrainingError
 from gan.core.graph import Call
 from gan.core.phase import GradientAverager, PhaseStep
 from gan.core.plan import Execution, build_plan, expand
@@ -123,6 +123,7 @@ class Engine:
         }
         self._timer: StepTimer | None = None
         self._sync: GradientAverager | None = None
+        self._ran: set[int] = set()  # calls that ran once: later errors are not spec errors
         # observers of every source draw (gan.testing records a step's inputs with it)
         self._sources_drawn = model.registry.manager.hook.gan_sources_drawn
 
@@ -208,8 +209,17 @@ class Engine:
                     op = self.model.ops[call.func]
                     kwargs = {"generator": self.sampler_generator} if op.random else {}
                     out = op.factory(*args, **kwargs)
+        except torch.OutOfMemoryError as exc:
+            where = f"networks.{call.func}" if call.func in self.networks else "the graph"
+            raise TrainingError(
+                f"Out of {self.device.type.upper()} memory computing graph.{call.key} = "
+                f'"{call.text}". Lower train.batch_size, shrink the networks ({where}), or '
+                f'train in bfloat16 (train.precision = "bf16").'
+            ) from exc
         except (RuntimeError, ValueError, TypeError, IndexError, AttributeError) as exc:
             # AttributeError: a constant where the op expects a tensor, e.g. cat(x, 0)
+            if id(call) in self._ran:
+                raise  # it ran before with these shapes: not a spec mistake
             shapes = ", ".join(
                 f"{a}{list(values[a].shape)}" if isinstance(a, str) else repr(a) for a in call.args
             )
@@ -218,8 +228,10 @@ class Engine:
             raise SpecError(
                 f"graph.{call.key} = \"{call.text}\": {kind} '{call.func}' failed on {shapes}: "
                 f"{str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__}. "
-                f"Check the sizes in {where} against the nodes it reads (`gan inspect`)."
-            ) from None
+                f"Check the sizes in {where} against the nodes it reads (`gan inspect`; "
+                f"`gan --traceback …` shows where it failed)."
+            ) from exc
+        self._ran.add(id(call))  # the graph's Call objects live as long as the model
         outputs = call.outputs
         if len(outputs) == 1:
             if isinstance(out, tuple | list):
@@ -303,8 +315,15 @@ class Engine:
             for key, value in terms.items():
                 sums[key] = sums[key] + value if key in sums else value
                 counts[key] = counts.get(key, 0) + 1
-            phase.backward(total)
-            phase.step()
+            try:
+                phase.backward(total)
+                phase.step()
+            except torch.OutOfMemoryError as exc:
+                raise TrainingError(
+                    f"Out of {self.device.type.upper()} memory in the backward pass or the "
+                    f"optimizer step of phase '{ex.phase.name}'. Lower train.batch_size, "
+                    f'shrink the networks, or train in bfloat16 (train.precision = "bf16").'
+                ) from exc
         for scheduler in self.schedulers.values():
             scheduler.step()
         self.step_count += 1
