@@ -6,7 +6,7 @@ code 2, one message) — never a traceback. A mutation that happens to
 leave the spec valid must resolve and dry-run (exit code 0).
 
 The budget is ``--fuzz-examples`` (default 500); run more with e.g.
-``pytest tests/test_spec_fuzz.py --fuzz-examples 5000``.
+``pytest tests/core/test_spec_fuzz.py --fuzz-examples 5000``.
 """
 
 from __future__ import annotations
