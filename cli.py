@@ -287,7 +287,7 @@ def sample(
         out.parent.mkdir(parents=True, exist_ok=True)
         for grid in all_grids(engine, images, labels, n, seed):
             path = out.with_name(f"{out.stem}{grid.suffix}.png")
-            save_grid(grid, path, tuple(spec.data.range))
+            save_grid(grid, path, (spec.data.range[0], spec.data.range[1]))
             typer.echo(f"wrote {path}")
     except OSError as exc:
         raise GanError(
@@ -329,11 +329,11 @@ def plugins(
     for name, plugin in data.items():
         typer.secho(f"{name}  ({plugin['origin']})", bold=True)
         for c in plugin["components"]:
-            params = ", ".join(
+            shown = ", ".join(
                 k + ("" if v["default"] is None else f"={v['default']}")
                 for k, v in c["params"].items()
             )
-            typer.echo(f"  {c['kind']:<12} {c['name']:<26} {params}")
+            typer.echo(f"  {c['kind']:<12} {c['name']:<26} {shown}")
     for name, why in reg.failures.items():
         typer.secho(f"warning: plugin '{name}' failed to load: {why}", fg="yellow", err=True)
 

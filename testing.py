@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import contextlib
 import copy
+import functools
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -134,8 +135,12 @@ def assert_same_parameters(
     assert a.keys() == e.keys(), f"different tensors: {sorted(a.keys() ^ e.keys())}"
     for key in a:
         torch.testing.assert_close(
-            a[key], e[key], rtol=rtol, atol=atol, msg=lambda m, k=key: f"{k}: {m}"
+            a[key], e[key], rtol=rtol, atol=atol, msg=functools.partial(_named, key)
         )
+
+
+def _named(key: str, message: str) -> str:
+    return f"{key}: {message}"
 
 
 def assert_changed(before: nn.Module, after: nn.Module) -> None:

@@ -246,7 +246,9 @@ DATA_SOURCES = [
         "fashion-mnist", mnist_like, describe=mnist_info, doc="Fashion-MNIST (torchvision)."
     ),
     DataSource("digits", digits, describe=digits_info, doc=digits.__doc__ or ""),
-    DataSource("image-folder", image_folder, describe=image_folder_info, doc=image_folder.__doc__),
+    DataSource(
+        "image-folder", image_folder, describe=image_folder_info, doc=image_folder.__doc__ or ""
+    ),
 ]
 
 

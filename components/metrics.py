@@ -70,11 +70,11 @@ class ProbeParams(Params):
 
 def probe(p: ProbeParams, ev: Evaluation) -> dict[str, float]:
     """1-NN and logistic-regression accuracy of encoder features (train → eval split)."""
-    train_x = ev.real(p.node, split="train", limit=p.train_size)
-    train_x = train_x.reshape(len(train_x), -1).numpy()
+    train_t = ev.real(p.node, split="train", limit=p.train_size)
+    train_x = train_t.reshape(len(train_t), -1).numpy()
     train_y = ev.labels("train", p.train_size).numpy()
-    test_x = ev.real(p.node)
-    test_x = test_x.reshape(len(test_x), -1).numpy()
+    test_t = ev.real(p.node)
+    test_x = test_t.reshape(len(test_t), -1).numpy()
     test_y = ev.labels().numpy()
     out = {"knn1_acc": M.nearest_neighbour_accuracy(train_x, train_y, test_x, test_y)}
     if p.logistic:

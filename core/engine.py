@@ -136,8 +136,9 @@ class Engine:
                 f"phases['{phase.name}'].updates: the networks {phase.spec.updates} have no "
                 f"trainable parameters."
             )
+        groups: list[Any] = params
         if phase.spec.lr:  # one parameter group per network, some at their own rate
-            params = [
+            groups = [
                 {
                     "params": list(self.networks[name].parameters()),
                     **({"lr": phase.spec.lr[name]} if name in phase.spec.lr else {}),
@@ -145,7 +146,7 @@ class Engine:
                 for name in phase.spec.updates
             ]
         try:
-            return comp.factory(params, **phase.optimizer.params.model_dump())
+            return comp.factory(groups, **phase.optimizer.params.model_dump())
         except (ValueError, TypeError, RuntimeError) as exc:
             raise SpecError(
                 f"phases['{phase.name}'].optimizer (type '{comp.name}'): {exc}. "
@@ -262,9 +263,11 @@ class Engine:
         term = self.model.losses[term_name]
         kwargs = {k: self._provide(n, updates, values) for k, n in term.node_args.items()}
         kwargs.update(term.const_args)
-        target = term.target
-        if isinstance(target, str):
-            target = self._provide(target, frozenset(), values)
+        target: torch.Tensor | float | None
+        if isinstance(term.target, str):
+            target = self._provide(term.target, frozenset(), values)
+        else:
+            target = term.target
         inp = self._provide(term.input, updates, values)
         return term.component.factory(inp, target, **kwargs)
 

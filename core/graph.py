@@ -60,7 +60,7 @@ def parse_call(key: str, expr: str) -> Call:
         ) from None
     body = tree.body
     func = _dotted_name(body.func) if isinstance(body, ast.Call) else None
-    if func is None:
+    if func is None or not isinstance(body, ast.Call):
         raise SpecError(
             f"{where} = {expr!r}: an expression must be one call of a network or op on node "
             f'names, e.g. "G(z)".'

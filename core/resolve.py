@@ -128,7 +128,8 @@ def resolve(spec: Spec, registry: Registry | None = None) -> Model:
     registry = registry or default_registry()
     source = registry.get(DataSource, spec.data.source, "data.source")
     info = source.describe(spec.data)
-    ctx = BuildContext(image_shape=tuple(info.image_shape), num_classes=info.num_classes)
+    c, h, w = info.image_shape
+    ctx = BuildContext(image_shape=(int(c), int(h), int(w)), num_classes=info.num_classes)
 
     networks = {
         name: _resolve(registry, Network, s, f"networks.{name}")
@@ -146,7 +147,9 @@ def resolve(spec: Spec, registry: Registry | None = None) -> Model:
             raise SpecError(f"samplers.{name}: '{name}' is also a network name; rename one.")
         samplers[name] = _resolve(registry, Sampler, s, f"samplers.{name}")
 
-    ops = {e.component.name: e.component for e in registry.all(Op)}
+    ops: dict[str, Op] = {
+        e.component.name: e.component for e in registry.all(Op) if isinstance(e.component, Op)
+    }
     for name in networks:
         if name in ops:
             raise SpecError(

@@ -252,16 +252,16 @@ class Spec(Strict):
         json_schema_extra={"pattern": r"^[A-Za-z0-9_.-]+$", "maxLength": NAME_MAX},
     )
     description: str = ""
-    data: DataSpec = Field(default_factory=DataSpec)
+    data: DataSpec = Field(default_factory=lambda: DataSpec())
     samplers: dict[str, ComponentSpec] = Field(default_factory=dict)
     networks: dict[str, ComponentSpec] = Field(min_length=1)
     graph: dict[str, str] = Field(default_factory=dict)
     losses: dict[str, ComponentSpec] = Field(min_length=1)
     phases: list[PhaseSpec] = Field(min_length=1)
-    train: TrainSpec = Field(default_factory=TrainSpec)
-    sample: SampleSpec = Field(default_factory=SampleSpec)
-    eval: EvalSpec = Field(default_factory=EvalSpec)
-    log: LogSpec = Field(default_factory=LogSpec)
+    train: TrainSpec = Field(default_factory=lambda: TrainSpec())
+    sample: SampleSpec = Field(default_factory=lambda: SampleSpec())
+    eval: EvalSpec = Field(default_factory=lambda: EvalSpec())
+    log: LogSpec = Field(default_factory=lambda: LogSpec())
 
     @field_validator("name")
     @classmethod

@@ -36,10 +36,12 @@ class SampleGrids:
         # a stream of its own, re-seeded each time: grids are comparable across steps
         # and drawing them does not move the training stream
         gen = torch.Generator(engine.sampler_generator.device).manual_seed(spec.train.seed + 2)
+        assert trainer.sample_data is not None  # set when the run starts
         images, labels = trainer.sample_data
         grid = sample_grid(engine, images, labels, spec.sample.n, gen)
         path = trainer.out / "samples" / f"step_{step:08d}.png"
-        save_grid(grid, path, tuple(spec.data.range))
+        low, high = spec.data.range
+        save_grid(grid, path, (low, high))
         trainer.hook.gan_samples_saved(trainer=trainer, step=step, path=path, grid=grid)
 
 

@@ -92,7 +92,8 @@ class Evaluation:
         so two checkpoints are compared on the same latents)."""
         key = (",".join(nodes), n)
         if key not in self._generated:
-            self._generated[key] = self._batched(nodes, *self.data(), n)
+            images, labels = self.data()
+            self._generated[key] = self._batched(nodes, images, labels, n)
         return self._generated[key]
 
     def as_images(self, t: torch.Tensor) -> torch.Tensor:

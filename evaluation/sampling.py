@@ -61,6 +61,7 @@ def _real_batch(images: torch.Tensor, labels: torch.Tensor, n: int, device) -> d
 def sample_grid(engine: Engine, images, labels, n: int, gen: torch.Generator) -> Grid:
     """The main grid: ``n`` samples, one row per category when ``rows`` is set."""
     spec = engine.model.spec.sample
+    assert spec.node is not None, "[sample] node is required to draw grids"
     if spec.rows is None:
         sources = engine.draw_sources(_real_batch(images, labels, n, engine.device), gen)
         return Grid(_render(engine, spec.node, sources), max(1, math.isqrt(n)))
@@ -91,7 +92,8 @@ def traversal_grids(engine: Engine, images, labels, gen: torch.Generator) -> lis
         value = torch.zeros_like(code)  # the other dimensions held at the centre
         value[:, d] = sweep
         sources[spec.traverse] = value
-        grids.append(Grid(_render(engine, spec.node, sources), steps, f"-{spec.traverse}{d}"))
+        node = spec.node or ""
+        grids.append(Grid(_render(engine, node, sources), steps, f"-{spec.traverse}{d}"))
     return grids
 
 

@@ -37,7 +37,7 @@ def state_tensors(engine: Engine) -> tuple[dict[str, torch.Tensor], dict[str, st
         for key, value in sd.items():
             tensors[f"net.{name}.{key}"] = value.detach().cpu().contiguous()
     for phase, sd in state["optimizers"].items():
-        scalars: dict[str, dict[str, Any]] = {}
+        scalars: dict[Any, dict[str, Any]] = {}
         for idx, entry in sd["state"].items():
             for key, value in entry.items():
                 if isinstance(value, torch.Tensor):
@@ -53,7 +53,7 @@ def state_tensors(engine: Engine) -> tuple[dict[str, torch.Tensor], dict[str, st
     tensors["rng.sampler"] = state["sampler_rng"].cpu()
     if torch.cuda.is_available() and engine.device.type == "cuda":
         tensors["rng.cuda"] = torch.cuda.get_rng_state(engine.device)
-    np_state = np.random.get_state()
+    np_state: Any = np.random.get_state()  # the legacy tuple form
     tensors["rng.numpy"] = torch.from_numpy(np_state[1].astype(np.int64))
     meta["rng.numpy"] = json.dumps(
         [np_state[0], int(np_state[2]), int(np_state[3]), float(np_state[4])]
