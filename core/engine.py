@@ -68,7 +68,27 @@ def build_network(model: Model, name: str, device: torch.device) -> nn.Module:
         raise SpecError(f"{where} could not be built: {type(exc).__name__}: {exc}") from None
     if not isinstance(module, nn.Module):
         raise SpecError(f"{where}: its factory returned {type(module).__name__}, not a Module.")
+    init = model.spec.networks[name].init
+    if init is not None:
+        initialise(module, init.type, init.std)
     return module.to(device)
+
+
+def initialise(module: nn.Module, how: str, std: float) -> None:
+    """``networks.X.init``: weights of every Linear/Conv layer from ``torch.nn.init``,
+    biases zero, normalisation layers at scale 1 and shift 0."""
+    for m in module.modules():
+        if isinstance(m, nn.Linear | nn.modules.conv._ConvNd):
+            if how == "normal":
+                nn.init.normal_(m.weight, 0.0, std)
+            else:
+                getattr(nn.init, f"{how}_")(m.weight)
+            if m.bias is not None:
+                nn.init.zeros_(m.bias)
+        elif isinstance(m, nn.modules.batchnorm._NormBase | nn.LayerNorm | nn.GroupNorm):
+            if getattr(m, "weight", None) is not None:
+                nn.init.ones_(m.weight)
+                nn.init.zeros_(m.bias)
 
 
 # What a checkpoint's metadata (JSON text, possibly from elsewhere) can raise when it
@@ -326,6 +346,13 @@ class Engine:
                 total.backward()
             if self.sync is not None:
                 self.sync.average_gradients(opt)
+            if phase.spec.clip_grad_norm is not None:
+                if self.scaler is not None:
+                    self.scaler.unscale_(opt)
+                for name in phase.spec.updates:
+                    nn.utils.clip_grad_norm_(
+                        self.networks[name].parameters(), phase.spec.clip_grad_norm
+                    )
             if timer is not None:
                 timer.lap("backward")
             if self.scaler is not None:
