@@ -85,10 +85,12 @@ def initialise(module: nn.Module, how: str, std: float) -> None:
                 getattr(nn.init, f"{how}_")(m.weight)
             if m.bias is not None:
                 nn.init.zeros_(m.bias)
-        elif isinstance(m, nn.modules.batchnorm._NormBase | nn.LayerNorm | nn.GroupNorm):
-            if getattr(m, "weight", None) is not None:
-                nn.init.ones_(m.weight)
-                nn.init.zeros_(m.bias)
+        elif (
+            isinstance(m, nn.modules.batchnorm._NormBase | nn.LayerNorm | nn.GroupNorm)
+            and getattr(m, "weight", None) is not None
+        ):
+            nn.init.ones_(m.weight)
+            nn.init.zeros_(m.bias)
 
 
 # What a checkpoint's metadata (JSON text, possibly from elsewhere) can raise when it
