@@ -8,7 +8,16 @@ Each kind lives in its own module, registered as a plugin of its own:
 
 from gan.components.data import DATA_SOURCES
 from gan.components.losses import LOSSES
-from gan.components.ops import cat, flatten, interpolate, label_maps, one_hot, softmax, split
+from gan.components.ops import (
+    cat,
+    flatten,
+    gaussian_noise,
+    interpolate,
+    label_maps,
+    one_hot,
+    softmax,
+    split,
+)
 from gan.components.optimizers import AdamParams, RMSpropParams, SGDParams
 from gan.components.samplers import (
     CategoricalParams,
@@ -31,6 +40,7 @@ __all__ = [
     "cat",
     "categorical",
     "flatten",
+    "gaussian_noise",
     "interpolate",
     "label_maps",
     "normal",

@@ -40,6 +40,16 @@ class ClusteringParams(Params):
     validation: int = Field(10_000, ge=10, description="Validation examples for `confident`.")
 
 
+def _mean_entropy(scores: torch.Tensor) -> torch.Tensor:
+    """Mean entropy of per-row distributions: rows that are already probabilities (non-
+    negative, summing to 1) as they are, anything else through a softmax (logits)."""
+    is_prob = bool((scores >= 0).all()) and torch.allclose(
+        scores.sum(1), torch.ones(len(scores)), atol=1e-4
+    )
+    log_p = scores.clamp_min(1e-12).log() if is_prob else torch.log_softmax(scores, dim=1)
+    return -(log_p.exp() * log_p).sum(1).mean()
+
+
 def clustering(p: ClusteringParams, ev: Evaluation) -> dict[str, float]:
     """ACC (Hungarian), purity, NMI, ARI of the clusters of real examples."""
     values = ev.real(p.node)
@@ -52,6 +62,13 @@ def clustering(p: ClusteringParams, ev: Evaluation) -> dict[str, float]:
     else:
         pred = _labels_of(values)
     out = M.cluster_scores(pred, ev.labels().numpy())
+    # collapse diagnostics: how many clusters hold examples, the largest one's share and
+    # (for scores per cluster) the mean entropy of q(y|x) in nats
+    counts = np.bincount(pred)
+    out["clusters_used"] = float((counts > 0).sum())
+    out["largest_share"] = float(counts.max() / len(pred))
+    if p.method == "argmax" and values.dim() == 2 and values.shape[1] > 1:
+        out["entropy"] = float(_mean_entropy(values.float()))
     if p.confident:
         val = ev.real(p.node, split=ev.labelling_split, limit=p.validation)
         probs = torch.softmax(val.float(), dim=1).numpy()

@@ -45,6 +45,14 @@ def label_maps(images: torch.Tensor, codes: torch.Tensor) -> torch.Tensor:
     return torch.cat([images, maps.to(images.dtype)], dim=1)
 
 
+def gaussian_noise(x: torch.Tensor, std: float, *, generator: torch.Generator) -> torch.Tensor:
+    """``x`` plus N(0, std²) noise (a fresh draw per element): the GaussianNoise input
+    layer of the AAE adversaries, which keeps a categorical adversary from telling
+    one-hot prior samples from soft encoder outputs by their exactness alone."""
+    noise = torch.randn(x.shape, generator=generator, device=generator.device)
+    return x + float(std) * noise.to(device=x.device, dtype=x.dtype)
+
+
 def interpolate(a: torch.Tensor, b: torch.Tensor, *, generator: torch.Generator) -> torch.Tensor:
     """Random points between ``a`` and ``b`` (one ε ~ U(0,1) per row), as a fresh
     leaf that requires grad: the input of a WGAN-GP gradient penalty."""
@@ -68,5 +76,6 @@ def gan_ops():
         Op("argmax", argmax),
         Op("split", split),
         Op("label_maps", label_maps),
+        Op("gaussian_noise", gaussian_noise, random=True),
         Op("interpolate", interpolate, random=True, grad_leaf=True),
     ]

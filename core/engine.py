@@ -69,7 +69,29 @@ def build_network(model: Model, name: str, device: torch.device) -> nn.Module:
         raise SpecError(f"{where} could not be built: {type(exc).__name__}: {exc}") from None
     if not isinstance(module, nn.Module):
         raise SpecError(f"{where}: its factory returned {type(module).__name__}, not a Module.")
+    init = model.spec.networks[name].init
+    if init is not None:
+        initialise(module, init.type, init.std)
     return module.to(device)
+
+
+def initialise(module: nn.Module, how: str, std: float) -> None:
+    """``networks.X.init``: weights of every Linear/Conv layer from ``torch.nn.init``,
+    biases zero, normalisation layers at scale 1 and shift 0."""
+    for m in module.modules():
+        if isinstance(m, nn.Linear | nn.modules.conv._ConvNd):
+            if how == "normal":
+                nn.init.normal_(m.weight, 0.0, std)
+            else:
+                getattr(nn.init, f"{how}_")(m.weight)
+            if m.bias is not None:
+                nn.init.zeros_(m.bias)
+        elif (
+            isinstance(m, nn.modules.batchnorm._NormBase | nn.LayerNorm | nn.GroupNorm)
+            and getattr(m, "weight", None) is not None
+        ):
+            nn.init.ones_(m.weight)
+            nn.init.zeros_(m.bias)
 
 
 @dataclass
@@ -119,7 +141,13 @@ class Engine:
             else None
         )
         self.phase_steps = {
-            p.name: PhaseStep(p, self.optimizers[p.name], self.scaler) for p in model.phases
+            p.name: PhaseStep(
+                p,
+                self.optimizers[p.name],
+                self.scaler,
+                clip=[list(self.networks[n].parameters()) for n in p.spec.updates],
+            )
+            for p in model.phases
         }
         self._timer: StepTimer | None = None
         self._sync: GradientAverager | None = None

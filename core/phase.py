@@ -3,7 +3,8 @@
 :class:`PhaseStep` is to a phase what MMEngine's ``OptimWrapper`` is to an optimizer:
 ``zero_grad()``, ``backward(total)`` and ``step()`` do the plain thing, plus — when set —
 the fp16 loss scaling (``scaler``), the multi-process gradient average (``sync``, a
-:class:`gan.training.distributed.GradientSync`) and the section timing (``timer``, a
+:class:`gan.training.distributed.GradientSync`), per-network gradient clipping
+(``phases[].clip_grad_norm``) and the section timing (``timer``, a
 :class:`gan.core.timing.StepTimer`). The engine's step then reads as the plan.
 """
 
@@ -33,10 +34,14 @@ class PhaseStep:
         phase: Phase,
         optimizer: torch.optim.Optimizer,
         scaler: torch.amp.GradScaler | None = None,
+        clip: list[list[torch.nn.Parameter]] | None = None,
     ) -> None:
         self.phase = phase
         self.optimizer = optimizer
         self.scaler = scaler
+        # phases[].clip_grad_norm: each updated network's gradients clipped on their own
+        self.clip_norm = phase.spec.clip_grad_norm
+        self.clip_groups = clip or []
         self.sync: GradientAverager | None = None
         self.timer: StepTimer | None = None
 
@@ -58,6 +63,11 @@ class PhaseStep:
             total.backward()
         if self.sync is not None:
             self.sync.average_gradients(self.optimizer)
+        if self.clip_norm is not None:
+            if self.scaler is not None:
+                self.scaler.unscale_(self.optimizer)
+            for params in self.clip_groups:
+                torch.nn.utils.clip_grad_norm_(params, self.clip_norm)
         if self.timer is not None:
             self.timer.lap("backward")
 

@@ -98,6 +98,23 @@ class ComponentSpec(BaseModel):
         return dict(self.model_extra or {})
 
 
+class InitSpec(Strict):
+    """How the engine (re)initialises a network's weights after its factory built it:
+    every Linear/Conv weight from ``type`` (torch.nn.init), biases zero, norm layers'
+    scale 1 and shift 0. Without it the plugin's own initialisation stands."""
+
+    type: Literal["normal", "xavier_uniform", "xavier_normal", "kaiming_uniform", "kaiming_normal"]
+    std: float = Field(0.02, gt=0, le=10, description="Standard deviation for `normal`.")
+
+
+class NetworkSpec(ComponentSpec):
+    """A network: ``type`` and the plugin's parameters, plus the engine's ``init``."""
+
+    init: InitSpec | None = Field(
+        None, description="Weight initialisation chosen in the spec (e.g. N(0, 0.01))."
+    )
+
+
 class DataSpec(Strict):
     """Where the real examples come from. Batches provide the nodes ``x`` and ``y``."""
 
@@ -161,6 +178,12 @@ class PhaseSpec(Strict):
         default_factory=dict,
         description="Learning rate per updated network, overriding the optimizer's lr for "
         "that network's parameter group (e.g. InfoGAN's information phase: G at G's rate).",
+    )
+    clip_grad_norm: float | None = Field(
+        None,
+        gt=0,
+        description="Clip each updated network's gradient to this L2 norm before the step "
+        "(torch.nn.utils.clip_grad_norm_, per network: as if each had its own optimizer).",
     )
     schedule: ScheduleSpec | None = Field(
         None,
@@ -254,7 +277,7 @@ class Spec(Strict):
     description: str = ""
     data: DataSpec = Field(default_factory=lambda: DataSpec())
     samplers: dict[str, ComponentSpec] = Field(default_factory=dict)
-    networks: dict[str, ComponentSpec] = Field(min_length=1)
+    networks: dict[str, NetworkSpec] = Field(min_length=1)
     graph: dict[str, str] = Field(default_factory=dict)
     losses: dict[str, ComponentSpec] = Field(min_length=1)
     phases: list[PhaseSpec] = Field(min_length=1)

@@ -127,7 +127,7 @@ def test_clustering_plan_matches_paper():
     assert plan[2].phase.updates == {"E"}
     # the encoder's outputs are computed once after the reconstruction step and reused
     reused = {a.call.key for a in plan[2].actions if not a.compute}
-    assert reused == {"y_logits, z_enc", "y_enc"}
+    assert reused == {"y_logits, z_enc", "y_enc", "y_enc_noisy", "z_enc_noisy"}
 
 
 def test_clustering_generator_phase_updates_encoder_only():
@@ -142,25 +142,45 @@ def test_clustering_generator_phase_updates_encoder_only():
     assert_changed(rec.initial["E"], engine.networks["E"])
 
 
+NOISELESS = [
+    f'graph.{node}_noisy="gaussian_noise({node}, 0.0)"'
+    for node in ("y_prior", "y_enc", "s", "z_enc")
+]
+CLIP = 0.01  # small enough that every phase's gradients are clipped
+CLIPPED = [
+    f"phases.{p}.clip_grad_norm={CLIP}" for p in ("reconstruction", "regularisation", "generator")
+]
+
+
 def test_clustering_one_step_equals_hand_written_pytorch():
-    engine = tiny_engine("aae_clustering", *SMALL)
+    """The reference port's step (musyoku/adversarial-autoencoder run/unsupervised/
+    clustering/train.py): Adam(1e-4, β1 = 0.1), per-network gradient clipping, the
+    adversaries' losses summed. The input noise is set to 0 here (drawn from the engine's
+    stream otherwise; `gaussian_noise` is tested on its own)."""
+    engine = tiny_engine("aae_clustering", *SMALL, *NOISELESS, *CLIPPED)
     rec = record_step(engine)
     E, Dec, D_y, D_z = (rec.initial[n] for n in ("E", "Dec", "D_y", "D_z"))
     src = rec.sources[0]
     x, c, s = src["x"], src["c"], src["s"]
-    opt_rec = torch.optim.Adam([*E.parameters(), *Dec.parameters()], **ADAM)
-    opt_reg = torch.optim.Adam([*D_y.parameters(), *D_z.parameters()], **ADAM)
-    opt_gen = torch.optim.Adam(E.parameters(), **ADAM)
+    adam = {"lr": 1e-4, "betas": (0.1, 0.999)}
+    opt_rec = torch.optim.Adam([*E.parameters(), *Dec.parameters()], **adam)
+    opt_reg = torch.optim.Adam([*D_y.parameters(), *D_z.parameters()], **adam)
+    opt_gen = torch.optim.Adam(E.parameters(), **adam)
     torch.set_rng_state(rec.rng_state)
 
     def bce(logits: torch.Tensor, label: float) -> torch.Tensor:
         return F.binary_cross_entropy_with_logits(logits, torch.full_like(logits, label))
+
+    def clip(*nets: torch.nn.Module) -> None:
+        for net in nets:  # one norm per network, as one Chainer optimizer per network
+            torch.nn.utils.clip_grad_norm_(net.parameters(), CLIP)
 
     # reconstruction: E and Dec minimise the squared error
     opt_rec.zero_grad()
     y_logits, z_enc = E(x)
     recon = F.mse_loss(Dec(torch.softmax(y_logits, -1), z_enc), x)
     recon.backward()
+    clip(E, Dec)
     opt_rec.step()
 
     # regularisation: both adversaries, prior samples → 1, (detached) codes → 0
@@ -168,20 +188,39 @@ def test_clustering_one_step_equals_hand_written_pytorch():
     y_logits, z_enc = E(x)
     y_enc = torch.softmax(y_logits, -1)
     y_prior = F.one_hot(c, 16).float()
-    d_loss = 0.5 * (bce(D_y(y_prior), 1.0) + bce(D_y(y_enc.detach()), 0.0))
-    d_loss = d_loss + 0.5 * (bce(D_z(s), 1.0) + bce(D_z(z_enc.detach()), 0.0))
+    d_loss = bce(D_y(y_prior), 1.0) + bce(D_y(y_enc.detach()), 0.0)
+    d_loss = d_loss + bce(D_z(s), 1.0) + bce(D_z(z_enc.detach()), 0.0)
     d_loss.backward()
+    clip(D_y, D_z)
     opt_reg.step()
 
     # generator: the encoder (same forward, reused) fools both updated adversaries
     opt_gen.zero_grad()
     gy, gz = bce(D_y(y_enc), 1.0), bce(D_z(z_enc), 1.0)
     (gy + gz).backward()
+    clip(E)
     opt_gen.step()
 
     assert_same_parameters(engine.networks, rec.initial)
     assert abs(rec.losses["reconstruction/recon"] - recon.item()) < 1e-5
     assert abs(rec.losses["generator/gz"] - gz.item()) < 1e-5
+
+
+def test_clustering_spec_initialises_weights_as_the_reference_port():
+    engine = tiny_engine("aae_clustering")  # 1000-unit layers, N(0, 0.01), zero biases
+    for name in ("E", "Dec", "D_y", "D_z"):
+        for m in engine.networks[name].modules():
+            if isinstance(m, torch.nn.Linear):
+                assert abs(float(m.weight.detach().std()) - 0.01) < 0.002, name
+                assert float(m.bias.abs().max()) == 0.0, name
+
+
+def test_clustering_adversaries_see_noisy_codes():
+    engine = tiny_engine("aae_clustering", *SMALL)
+    values = engine.draw_sources()
+    out = engine.evaluate(["y_prior", "y_prior_noisy"], values)
+    noise = out["y_prior_noisy"] - out["y_prior"]
+    assert 0.2 < float(noise.std()) < 0.4  # σ = 0.3
 
 
 def test_clustering_short_run_writes_checkpoint(tmp_path):
