@@ -251,6 +251,7 @@ def test_event_hooks_see_a_run(tmp_path):
     events = Events()
     reg = Registry.load([events], entry_points=False)
     sets = ["data.source=digits", "train.steps=2", "train.batch_size=16", "train.log_every=2"]
+    sets.append("eval={}")  # no evaluation (nor best checkpoint) in this run
     spec = load_spec("bigan", sets)
     Trainer(spec, tmp_path / "run", model=resolve(spec, reg), quiet=True).run()
     terms = sorted(

@@ -79,11 +79,16 @@ def test_sigkill_then_resume_is_bit_identical(tmp_path, signum):
     assert a.keys() == b.keys()
     for key in a:
         assert a[key].equal(b[key]), f"{key} differs after resume (killed at {killed_at})"
-    steps = [
-        json.loads(line)["step"]
+    records = [
+        json.loads(line)
         for line in (tmp_path / "victim" / "metrics.jsonl").read_text().splitlines()
     ]
-    assert steps == sorted(set(steps)), "metrics.jsonl has duplicated or unordered steps"
+    # two streams: training log lines, and [eval] lines (bigan evaluates at its last step)
+    for kind in ("log", "eval"):
+        steps = [r["step"] for r in records if ("split" in r) == (kind == "eval")]
+        assert steps == sorted(set(steps)), (
+            f"metrics.jsonl has duplicated or unordered {kind} steps"
+        )
 
 
 def test_resume_with_changed_spec_is_refused(tmp_path):
