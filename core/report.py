@@ -24,7 +24,7 @@ MAX_GRIDS = 8  # sample grids shown, evenly spaced over the run, the newest alwa
 
 
 def _e(value: Any) -> str:
-    return html.escape(str(value), quote=True)
+    return html.escape(str(value), quote=False)  # text only: no attribute takes it
 
 
 def _png(fig) -> str:
