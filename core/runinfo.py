@@ -68,7 +68,10 @@ class Run:
     def status(self) -> str:
         """``finished``, ``in progress``, ``stopped (…)`` — from run.json where the trainer
         wrote one, else guessed from the planned and the logged steps."""
-        last = (self.info.get("sessions") or [{}])[-1]
+        sessions = self.info.get("sessions") or [{}]
+        last = sessions[-1] if isinstance(sessions[-1], dict) else {}
+        if last.get("status") == "running":  # or killed without a chance to say so
+            return "in progress (or killed)"
         if last.get("status"):
             return str(last["status"])
         planned = self.planned_steps
