@@ -23,8 +23,21 @@ from typing import Any
 from gan.core.errors import GanError
 from gan.core.runinfo import Run, read_run
 
-# Keys that do not define the experiment: runs differing only here are pooled.
-POOLED_KEYS = {"train.seed", "description", "data.root", "data.download", "train.device"}
+# Keys that do not define the experiment (the seed, where the data and the device are,
+# how often the run logs and saves): runs differing only here are pooled.
+POOLED_KEYS = {
+    "train.seed",
+    "description",
+    "data.root",
+    "data.download",
+    "train.device",
+    "train.log_every",
+    "train.sample_every",
+    "train.checkpoint_every",
+    "train.keep_checkpoints",
+    "log.tensorboard",
+    "sample.n",
+}
 
 
 @dataclass(frozen=True)
