@@ -16,7 +16,7 @@ from typing import Any
 
 import torch
 
-from gan.core import checkpoint, distributed
+from gan.core import checkpoint, distributed, runinfo
 from gan.core.data import BatchSource, load_split, scale
 from gan.core.engine import Engine
 from gan.core.errors import CheckpointError, GanError, SpecError, TrainingError
@@ -245,10 +245,27 @@ class Trainer:
         n = min(self.spec.sample.n, len(images))
         self._sample_data = (images[:n], labels[:n])
         old_handlers = self._install_signal_handlers()
+        session = None  # run.json: command, machine, versions; steps and seconds at the end
+        if ctx.is_main:
+            session = runinfo.start_session(
+                self.out,
+                device=self.device,
+                seed=t.seed,
+                step=engine.step_count,
+                world_size=ctx.world_size,
+                resumed=resume_from is not None,
+            )
+        status = "failed"
         try:
             self._loop(engine, total)
+            status = "finished" if engine.step_count >= total else "stopped (train.max_minutes)"
+        except Interrupted:
+            status = "interrupted"
+            raise
         finally:
             self._restore_signal_handlers(old_handlers)
+            if session is not None:
+                runinfo.end_session(self.out, session, step=engine.step_count, status=status)
         return engine.step_count
 
     def _loop(self, engine: Engine, total: int) -> None:
