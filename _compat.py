@@ -32,6 +32,10 @@ MOVED: dict[str, str] = {
     "gan.core.builtins": "gan.components.builtins",
     "gan.core.describe": "gan.tools.inspect",
     "gan.core.profile": "gan.tools.bench",
+    "gan.core.runinfo": "gan.training.runinfo",
+    "gan.core.compare": "gan.tools.compare",
+    "gan.core.graphview": "gan.tools.graphview",
+    "gan.core.report": "gan.tools.report",
 }
 
 

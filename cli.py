@@ -166,15 +166,36 @@ def run(
 def inspect(
     spec: SpecArg,
     set_: SetOpt = None,
-    as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON (= --format json).")] = False,
+    format_: Annotated[
+        str,
+        typer.Option("--format", "-f", help="text, json, dot (Graphviz) or mermaid."),
+    ] = "text",
 ) -> None:
-    """Show the resolved graph: networks (parameters, shapes), nodes, losses, phases."""
+    """Show the resolved graph: networks (parameters, shapes), nodes, losses, phases.
+
+    Examples:
+
+      gan inspect bigan --format dot | dot -Tsvg > bigan.svg
+
+      gan inspect clustergan --format mermaid
+    """
     from gan.core.resolve import resolve
     from gan.core.spec import load_spec
+    from gan.tools import graphview
     from gan.tools.inspect import describe, render
 
+    writers = {
+        "text": render,
+        "json": lambda info: json.dumps(info, indent=2),
+        "dot": graphview.to_dot,
+        "mermaid": graphview.to_mermaid,
+    }
+    fmt = "json" if as_json else format_
+    if fmt not in writers:
+        fail(f"--format {fmt!r:.40}: choose one of {', '.join(writers)}.")
     info = describe(resolve(load_spec(spec, list(set_ or []))))
-    typer.echo(json.dumps(info, indent=2) if as_json else render(info))
+    typer.echo(writers[fmt](info).rstrip("\n"))
 
 
 @app.command()
@@ -293,6 +314,58 @@ def sample(
         raise GanError(
             f"Cannot write '{out}': {exc.strerror or exc}. Choose another --out."
         ) from None
+
+
+@app.command()
+@friendly
+def report(
+    run_folder: Annotated[str, typer.Argument(help="Run folder written by `gan run`.")],
+    out: Annotated[
+        Path | None, typer.Option("--out", "-o", help="HTML file (default RUN/report.html).")
+    ] = None,
+) -> None:
+    """Write one self-contained HTML page about a run: facts, loss and eval curves, the
+    graph as a picture, the phase plan, sample grids over time and the spec. It opens
+    from disk, with no server and no network; a run in progress works too.
+
+    Example:
+
+      gan report runs/bigan --out bigan.html
+    """
+    from gan.tools.report import write_report
+
+    typer.echo(f"wrote {write_report(run_folder, out)}")
+
+
+@app.command()
+@friendly
+def compare(
+    runs: Annotated[list[str], typer.Argument(help="Run folders (seeds of a spec are pooled).")],
+    metric: Annotated[
+        list[str] | None,
+        typer.Option("--metric", "-m", help="Metric to show (glob: 'probe/*'); default all."),
+    ] = None,
+    at: Annotated[str, typer.Option(help="best (the eval that chose best) or last.")] = "best",
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+    markdown: Annotated[bool, typer.Option("--markdown", help="Print a Markdown table.")] = False,
+) -> None:
+    """One table of metrics across runs: runs that differ only in train.seed are pooled
+    as mean ± std (and each value); the spec keys that differ between groups are named.
+
+    Examples:
+
+      gan compare runs/bigan-s0 runs/bigan-s1 runs/bigan-lr
+
+      gan compare runs/* -m 'probe/*' --markdown
+    """
+    from gan.tools.compare import compare as compare_runs
+    from gan.tools.compare import render_markdown, render_text
+
+    result = compare_runs(runs, metric, at)
+    if as_json:
+        typer.echo(json.dumps(result, indent=2, default=str))
+    else:
+        typer.echo(render_markdown(result) if markdown else render_text(result))
 
 
 @app.command()

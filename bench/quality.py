@@ -253,6 +253,8 @@ def plot_curves(entry: Entry, records: list[dict], path: Path) -> bool:
 
 
 def write_report(records: list[dict], path: Path) -> None:
+    from gan.tools.compare import pooled  # mean ± std over seeds, as `gan compare` shows it
+
     current = [r for r in records if r.get("protocol") == PROTOCOL]
     lines = [
         "# MNIST quality benchmark",
@@ -296,8 +298,10 @@ def write_report(records: list[dict], path: Path) -> None:
         if values:
             median = statistics.median(values)
             met = median >= entry.target
+            spread = pooled([100 * (1 - v) if entry.as_error else 100 * v for v in values])
+            spread_text = f"; mean ± std {spread.text(3)}" if spread and spread.std else ""
             summary.append(
-                f"| {entry.name} | {fmt(entry, median)} ({len(values)} seed(s)) | "
+                f"| {entry.name} | {fmt(entry, median)} ({len(values)} seed(s){spread_text}) | "
                 f"{entry.paper} | {'yes' if met else '**no**'} |"
             )
     lines += [

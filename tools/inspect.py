@@ -63,6 +63,8 @@ def describe(model: Model) -> dict[str, Any]:
         else:
             nodes[name] = {
                 "from": call.text,
+                "call": call.func,
+                "call_kind": "network" if call.func in model.networks else "op",
                 "depends_on": list(call.inputs),
                 "networks": sorted(model.graph.dep_nets[call]),
                 "shape": _shape(values[name]),
@@ -134,9 +136,9 @@ def render(info: dict[str, Any]) -> str:
     out.append("networks:")
     for name, n in info["networks"].items():
         out.append(f"  {name}: {n['type']}, {n['parameters']:,} parameters")
-        for c in n["calls"][:3]:
+        for c, count in distinct_calls(n["calls"]):
             ins = ", ".join(str(tuple(s)) if isinstance(s, list) else str(s) for s in c["inputs"])
-            out.append(f"      ({ins}) → {c['output']}")
+            out.append(f"      ({ins}) → {c['output']}" + (f"  ×{count}" if count > 1 else ""))
     out.append("")
     out.append("samplers:")
     for name, s in info["samplers"].items():
@@ -156,19 +158,62 @@ def render(info: dict[str, Any]) -> str:
         )
     out.append("")
     out.append("phases (one step):")
-    for p in info["plan"]:
+    for group in collapse_plan(info["plan"]):
+        p = group["first"]
+        times = f" ×{group['count']}" if group["count"] > 1 else ""
         sched = f"every {p['every']} step(s)"
-        if p["repeat"]:
-            sched += f", repetition {p['repeat'] + 1}"
         opt = p["optimizer"]
         terms = " + ".join(f"{w:g}·{t}" for t, w in p["losses"].items())
         out.append(
-            f"  {p['phase']}: updates {', '.join(p['updates'])}; {sched}"
-            + ("; fresh batch" if p["fresh_batch"] else "")
+            f"  {p['phase']}{times}: updates {', '.join(p['updates'])}; {sched}"
+            + ("; fresh batch" if group["fresh_batch"] else "")
         )
         out.append(f"      optimizer {opt['type']} lr={opt.get('lr')}  minimises {terms}")
-        for a in p["nodes"]:
-            grad = f" with grad for {', '.join(a['grad'])}" if a["grad"] else " (no grad)"
-            what = "compute" if a["action"] == "compute" else "reuse  "
-            out.append(f"      {what} {a['node']}{grad if a['action'] == 'compute' else ''}")
+        for label, nodes in group["variants"]:
+            indent = "      "
+            if len(group["variants"]) > 1:
+                out.append(f"      {label}:")
+                indent = "        "
+            for a in nodes:
+                grad = f" with grad for {', '.join(a['grad'])}" if a["grad"] else " (no grad)"
+                what = "compute" if a["action"] == "compute" else "reuse  "
+                out.append(f"{indent}{what} {a['node']}{grad if a['action'] == 'compute' else ''}")
     return "\n".join(out)
+
+
+def distinct_calls(calls: list[dict[str, Any]]) -> list[tuple[dict[str, Any], int]]:
+    """A network's calls, each distinct (input shapes, output shape) once with its count."""
+    seen: dict[str, list] = {}
+    for c in calls:
+        key = repr((c["inputs"], c["output"]))
+        seen.setdefault(key, [c, 0])[1] += 1
+    return [(c, n) for c, n in seen.values()]
+
+
+def collapse_plan(plan: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Consecutive executions of one phase ("critic ×5") as one group: ``first`` (the
+    first execution), ``count``, ``fresh_batch`` (any repetition redraws) and
+    ``variants`` — ``(label, node actions)`` for each run of repetitions that compute and
+    reuse the same nodes ("repetition 1", "repetitions 2–5")."""
+    groups: list[dict[str, Any]] = []
+    for ex in plan:
+        last = groups[-1] if groups else None
+        if last is None or last["first"]["phase"] != ex["phase"] or ex["repeat"] == 0:
+            last = {"first": ex, "count": 0, "fresh_batch": False, "runs": []}
+            groups.append(last)
+        last["count"] += 1
+        last["fresh_batch"] |= bool(ex["fresh_batch"])
+        runs = last["runs"]
+        if runs and runs[-1][2] == ex["nodes"]:
+            runs[-1][1] = ex["repeat"]
+        else:
+            runs.append([ex["repeat"], ex["repeat"], ex["nodes"]])
+    for g in groups:
+        g["variants"] = [
+            (
+                f"repetition {a + 1}" if a == b else f"repetitions {a + 1}–{b + 1}",
+                nodes,
+            )
+            for a, b, nodes in g.pop("runs")
+        ]
+    return groups

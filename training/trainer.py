@@ -21,7 +21,7 @@ from gan.core.engine import Engine
 from gan.core.errors import CheckpointError, GanError, PluginError, TrainingError
 from gan.core.resolve import Model, resolve
 from gan.core.spec import MAX_SPEC_BYTES, Spec, check_depth, name_problem
-from gan.training import checkpoint, distributed, state
+from gan.training import checkpoint, distributed, runinfo, state
 from gan.training.checkpoint import BEST
 
 # Keys that may change between a run and its resumption without changing the model.
@@ -228,10 +228,29 @@ class Trainer:
         n = min(self.spec.sample.n, len(images))
         self.sample_data = (images[:n], labels[:n])
         old_handlers = self._install_signal_handlers()
+        session = None  # run.json: command, machine, versions; steps and seconds at the end
+        if ctx.is_main:
+            session = runinfo.start_session(
+                self.out,
+                device=self.device,
+                seed=self.spec.train.seed,
+                step=engine.step_count,
+                world_size=ctx.world_size,
+                resumed=resume_from is not None,
+            )
+        status = "failed"
         try:
             self._loop(engine)
+            status = (
+                "finished" if engine.step_count >= self.total else "stopped (train.max_minutes)"
+            )
+        except Interrupted:
+            status = "interrupted"
+            raise
         finally:
             self._restore_signal_handlers(old_handlers)
+            if session is not None:
+                runinfo.end_session(self.out, session, step=engine.step_count, status=status)
         return engine.step_count
 
     def _loop(self, engine: Engine) -> None:

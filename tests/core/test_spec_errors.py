@@ -82,8 +82,8 @@ CASES = {
         ["graph.d_fake", "nested calls"],
     ),
     "constant where an op expects a tensor": (
-        lambda s: s["graph"].update(z_cat="cat(x_fake, 0)"),
-        ["graph.z_cat", "op 'cat' failed"],
+        lambda s: s["graph"].update(x_cat="cat(x_fake, 0)"),
+        ["graph.x_cat", "op 'cat' failed"],
     ),
     "huge layer": (
         lambda s: s["networks"]["G"].update(hidden=10**12),

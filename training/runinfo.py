@@ -1,0 +1,288 @@
+"""A run folder as data, for `gan report` and `gan compare`; and the small ``run.json``
+the trainer writes beside it (command line, machine, versions, start/end).
+
+Reading never changes the folder and works on a run still in progress: a last
+metrics.jsonl line cut short by a write in flight is skipped; any other line that is not
+a JSON object is a :class:`~gan.core.errors.GanError` naming the file and the line.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import math
+import os
+import platform
+import re
+import shlex
+import socket
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from gan.core.errors import GanError
+
+RUN_JSON = "run.json"
+MAX_METRICS_BYTES = 512 * 1024 * 1024  # a run folder is read whole; refuse a giant file
+
+
+@dataclass
+class Run:
+    """What a run folder holds. ``spec`` is the resolved spec as plain data (``{}`` when
+    spec.toml is absent), ``train`` the training lines of metrics.jsonl, ``evals`` its
+    ``eval/...`` lines (keys without the ``eval/`` prefix), ``info`` run.json (``{}``
+    when absent)."""
+
+    path: Path
+    spec_text: str = ""
+    spec: dict[str, Any] = field(default_factory=dict)
+    train: list[dict[str, Any]] = field(default_factory=list)
+    evals: list[dict[str, Any]] = field(default_factory=list)
+    samples: list[tuple[int, Path]] = field(default_factory=list)
+    checkpoints: list[Path] = field(default_factory=list)
+    best_checkpoint: Path | None = None
+    info: dict[str, Any] = field(default_factory=dict)
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def name(self) -> str:
+        return str(self.spec.get("name") or self.path.name)
+
+    @property
+    def planned_steps(self) -> int | None:
+        steps = self.spec.get("train", {}).get("steps")
+        return steps if isinstance(steps, int) else None
+
+    @property
+    def last_step(self) -> int:
+        steps = [r["step"] for r in self.train + self.evals]
+        return max(steps, default=0)
+
+    @property
+    def seed(self) -> Any:
+        return self.spec.get("train", {}).get("seed")
+
+    @property
+    def status(self) -> str:
+        """``finished``, ``in progress``, ``stopped (…)`` — from run.json where the trainer
+        wrote one, else guessed from the planned and the logged steps."""
+        sessions = self.info.get("sessions") or [{}]
+        last = sessions[-1] if isinstance(sessions[-1], dict) else {}
+        if last.get("status") == "running":  # or killed without a chance to say so
+            return "in progress (or killed)"
+        if last.get("status"):
+            return str(last["status"])
+        planned = self.planned_steps
+        if planned is not None and self.last_step >= planned:
+            return "finished"
+        return "in progress (or stopped)"
+
+    def eval_metric_names(self) -> list[str]:
+        names: dict[str, None] = {}
+        for record in self.evals:
+            names.update((k, None) for k in record if k not in ("step", "time", "split"))
+        return list(names)
+
+    def loss_names(self) -> list[str]:
+        """``phase/term`` keys of the training lines, in first-seen order."""
+        names: dict[str, None] = {}
+        for record in self.train:
+            names.update((k, None) for k in record if "/" in k)
+        return list(names)
+
+    def best_eval(self) -> dict[str, Any] | None:
+        """The eval line chosen by the spec's ``eval.best`` (its ``best_mode``); the last
+        eval line where the spec names no best metric."""
+        if not self.evals:
+            return None
+        spec_eval = self.spec.get("eval", {})
+        key = spec_eval.get("best")
+        scored = [r for r in self.evals if isinstance(r.get(key), int | float)]
+        if not key or not scored:
+            return self.evals[-1]
+        sign = -1.0 if spec_eval.get("best_mode", "max") == "min" else 1.0
+        finite = [r for r in scored if math.isfinite(r[key])] or scored
+        return max(finite, key=lambda r: (sign * r[key], r["step"]))
+
+
+def _not_a_run(path: Path, why: str) -> GanError:
+    return GanError(
+        f"'{path}' {why}. Give the folder of a run written by `gan run` (it holds spec.toml "
+        f"and metrics.jsonl), e.g. `gan run bigan --set data.source=digits --set "
+        f"train.steps=200` writes runs/bigan."
+    )
+
+
+def read_metrics(path: Path) -> tuple[list[dict[str, Any]], list[dict[str, Any]], list[str]]:
+    """Training and eval lines of a metrics.jsonl; notes about skipped lines."""
+    try:
+        if path.stat().st_size > MAX_METRICS_BYTES:
+            raise GanError(
+                f"'{path}' is larger than {MAX_METRICS_BYTES // 2**20} MiB; this is not a "
+                f"metrics file gan wrote. Raise train.log_every or move the file away."
+            )
+        data = path.read_bytes()
+    except FileNotFoundError:
+        return [], [], []
+    except OSError as exc:
+        raise GanError(
+            f"Cannot read '{path}': {exc.strerror or exc}. Check the file's permissions."
+        ) from None
+    text = data.decode("utf-8", errors="replace")
+    lines = text.split("\n")
+    in_flight = not text.endswith("\n")  # the last line may still be being written
+    train: list[dict[str, Any]] = []
+    evals: list[dict[str, Any]] = []
+    notes: list[str] = []
+    for number, line in enumerate(lines, 1):
+        if not line.strip():
+            continue
+        try:
+            record = json.loads(line)
+            if not isinstance(record, dict) or not isinstance(record.get("step"), int):
+                raise ValueError("not a JSON object with an integer 'step'")
+        except (ValueError, RecursionError) as exc:
+            if in_flight and number == len(lines):
+                notes.append(f"metrics.jsonl line {number} is incomplete (still being written)")
+                continue
+            why = "a JSON object" if not isinstance(exc, ValueError) else str(exc)[:80]
+            raise GanError(
+                f"'{path}' line {number} is not a metrics record ({why}): "
+                f"{line[:60]!r}. The trainer writes one JSON object per line; fix or delete "
+                f"that line (e.g. sed -i '{number}d' {shlex.quote(str(path))})."
+            ) from None
+        if any(k.startswith("eval/") for k in record):
+            values = {k[5:]: v for k, v in record.items() if k.startswith("eval/")}
+            evals.append({"step": record["step"], "split": record.get("split"), **values})
+        else:
+            train.append(record)
+    return train, evals, notes
+
+
+def read_run(path: str | Path) -> Run:
+    """Read a run folder; a GanError naming the problem and the fix if it is not one."""
+    from gan.core.spec import parse_toml
+
+    path = Path(path)
+    if not path.exists():
+        raise _not_a_run(path, "does not exist")
+    if not path.is_dir():
+        raise _not_a_run(path, "is not a folder")
+    spec_file, metrics_file = path / "spec.toml", path / "metrics.jsonl"
+    if not spec_file.is_file() and not metrics_file.is_file():
+        raise _not_a_run(path, "holds neither spec.toml nor metrics.jsonl")
+    run = Run(path)
+    if spec_file.is_file():
+        try:
+            run.spec_text = spec_file.read_text(encoding="utf-8", errors="replace")
+        except OSError as exc:
+            raise GanError(
+                f"Cannot read '{spec_file}': {exc.strerror or exc}. Check its permissions."
+            ) from None
+        run.spec = parse_toml(run.spec_text, f"Spec file '{spec_file}'")
+    else:
+        run.notes.append("spec.toml is missing")
+    run.train, run.evals, notes = read_metrics(metrics_file)
+    run.notes += notes
+    for png in sorted((path / "samples").glob("step_*.png")):
+        match = re.fullmatch(r"step_(\d+)\.png", png.name)
+        if match and png.is_file():
+            run.samples.append((int(match[1]), png))
+    run.samples.sort()
+    ckpt = path / "checkpoints"
+    run.checkpoints = sorted(ckpt.glob("step_*.safetensors"))
+    best = ckpt / "best.safetensors"
+    run.best_checkpoint = best if best.is_file() else None
+    run.info = read_run_json(path)
+    return run
+
+
+def read_run_json(folder: Path) -> dict[str, Any]:
+    try:
+        info = json.loads((folder / RUN_JSON).read_text(encoding="utf-8"))
+    except (OSError, ValueError, RecursionError):
+        return {}
+    return info if isinstance(info, dict) else {}
+
+
+# -- run.json: written by the trainer (rank 0) ------------------------------------------
+
+
+def _command() -> str:
+    argv = list(sys.argv)
+    if argv and Path(argv[0]).name in ("gan", "__main__.py"):
+        argv[0] = "gan"
+    return shlex.join(argv)
+
+
+def _machine(device: Any) -> dict[str, Any]:
+    import torch
+
+    machine: dict[str, Any] = {
+        "host": socket.gethostname(),
+        "platform": platform.platform(),
+        "processor": platform.processor() or platform.machine(),
+        "cpus": os.cpu_count(),
+        "device": str(device),
+    }
+    if getattr(device, "type", None) == "cuda" and torch.cuda.is_available():
+        machine["gpu"] = torch.cuda.get_device_name(device)
+    return machine
+
+
+def start_session(
+    folder: Path, *, device: Any, seed: int, step: int, world_size: int, resumed: bool
+) -> dict:
+    """Record this invocation in ``run.json`` (atomically; appended to the earlier ones
+    when the run is resumed) and return its record."""
+    import torch
+
+    from gan import __version__
+
+    info = read_run_json(folder) if resumed else {}
+    sessions: list = info["sessions"] if isinstance(info.get("sessions"), list) else []
+    session = {
+        "command": _command(),
+        "argv": list(sys.argv),
+        "cwd": os.getcwd(),
+        "started": time.time(),
+        "start_step": step,
+        "seed": seed,
+        "status": "running",
+        "world_size": world_size,
+        "versions": {
+            "gan": __version__,
+            "torch": torch.__version__,
+            "python": platform.python_version(),
+        },
+        "machine": _machine(device),
+    }
+    sessions.append(session)
+    _write_run_json(folder, {"sessions": sessions})
+    return session
+
+
+def end_session(folder: Path, session: dict, *, step: int, status: str) -> None:
+    """Record the end of the session :func:`start_session` began (steps, seconds)."""
+    session.update(
+        status=status,
+        ended=time.time(),
+        end_step=step,
+        seconds=round(time.time() - session["started"], 3),
+    )
+    info = read_run_json(folder)
+    sessions: list = info["sessions"] if isinstance(info.get("sessions"), list) else []
+    if sessions and sessions[-1].get("started") == session["started"]:
+        sessions[-1] = session
+    else:
+        sessions.append(session)
+    _write_run_json(folder, {"sessions": sessions})
+
+
+def _write_run_json(folder: Path, info: dict) -> None:
+    from gan.training.checkpoint import atomic_write_bytes
+
+    with contextlib.suppress(OSError):  # run facts are a convenience: never stop training
+        atomic_write_bytes(folder / RUN_JSON, json.dumps(info, indent=1).encode())
