@@ -67,6 +67,7 @@ def clustering(p: ClusteringParams, ev: Evaluation) -> dict[str, float]:
     counts = np.bincount(pred)
     out["clusters_used"] = float((counts > 0).sum())
     out["largest_share"] = float(counts.max() / len(pred))
+    out["largest_cluster"] = float(counts.argmax())  # does a collapse hop between clusters?
     if p.method == "argmax" and values.dim() == 2 and values.shape[1] > 1:
         out["entropy"] = float(_mean_entropy(values.float()))
     if p.confident:
