@@ -20,6 +20,10 @@ from gan.core.errors import SpecError
 from gan.evaluation import classifier as judge
 
 DataLoader = Callable[[str], tuple[torch.Tensor, torch.Tensor]]
+
+# Added to ``eval.seed`` per split: selection (val) and the reported figure (test) draw
+# different latents; "test" keeps eval.seed itself.
+LATENT_SEED_OFFSETS = {"test": 0, "val": 1_000_003, "train": 2_000_003}
 """``split -> (scaled images, labels)`` on the CPU."""
 
 
@@ -119,8 +123,13 @@ class Evaluation:
 
     # -- internals ------------------------------------------------------------------------
     def _generator(self) -> torch.Generator:
+        """The latent stream of one evaluation: ``eval.seed`` plus an offset per split.
+        Checkpoints are compared on the same latents, but the latents that *select* a
+        checkpoint (validation) are not the ones that *report* it (test): a sample metric
+        does not read the data split, and would otherwise repeat the selection's value."""
         device = self.engine.sampler_generator.device
-        return torch.Generator(device).manual_seed(self.spec.eval.seed)
+        offset = LATENT_SEED_OFFSETS.get(self._split(None, None)[0], 0)
+        return torch.Generator(device).manual_seed(self.spec.eval.seed + offset)
 
     def _split(self, split: str | None, limit: int | None) -> tuple[str, int | None]:
         """No split named: the eval split, limited to ``eval.limit`` unless told."""

@@ -155,3 +155,24 @@ def test_eval_without_metrics_says_how_to_add_them(tmp_path):
     result = runner.invoke(app, ["eval", str(out), "--set", "eval.metrics={}"])
     assert result.exit_code == 2
     assert "[eval.metrics" in result.output
+
+
+def test_selection_and_report_draw_different_latents():
+    """A sample metric does not read the data split: the latents that select a
+    checkpoint on validation must not be the ones that report it on test."""
+    from gan.evaluation.evaluate import Evaluation
+    from gan.testing import tiny_engine
+
+    engine = tiny_engine("cgan_conv")
+    images = torch.zeros(8, 1, 8, 8)
+    labels = torch.zeros(8, dtype=torch.long)
+
+    def load(split):
+        return images, labels
+
+    with torch.no_grad():
+        val = Evaluation(engine, load, quiet=True, split="val").generated(("x_fake", "c"), 8)
+        test = Evaluation(engine, load, quiet=True, split="test").generated(("x_fake", "c"), 8)
+        again = Evaluation(engine, load, quiet=True, split="test").generated(("x_fake", "c"), 8)
+    assert not torch.equal(val["x_fake"], test["x_fake"])
+    assert torch.equal(test["x_fake"], again["x_fake"])  # still deterministic per split
