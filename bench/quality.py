@@ -39,6 +39,8 @@ from pathlib import Path
 
 import torch
 
+from gan.training.runinfo import read_metrics
+
 REPO = Path(__file__).resolve().parent.parent
 DEFAULT_DATA = REPO.parent / "shared" / "data" / "mnist"
 RESULTS = REPO / "bench" / "results"
@@ -137,17 +139,6 @@ def shown(args: list[str]) -> str:
     return "gan " + " ".join(f"'{a}'" if " " in a else a for a in args)
 
 
-def read_jsonl(path: Path) -> list[dict]:
-    rows = []
-    if path.is_file():
-        for line in path.read_text().splitlines():
-            try:
-                rows.append(json.loads(line))
-            except json.JSONDecodeError:
-                continue
-    return rows
-
-
 def run_seed(entry: Entry, seed: int, args) -> dict:
     out = Path(args.runs) / f"{entry.key.lower()}_s{seed}"
     log = out.with_suffix(".log")
@@ -168,14 +159,8 @@ def run_seed(entry: Entry, seed: int, args) -> dict:
         "torch": torch.__version__,
         "date": time.strftime("%Y-%m-%d"),
     }
-    if args.reuse and (out / "metrics.jsonl").is_file():
-        # a run trained elsewhere with this command (e.g. a queued nohup job): its
-        # minutes come from the run folder's own timestamps; the load was not seen here
-        train_lines = [r for r in read_jsonl(out / "metrics.jsonl") if "steps_per_s" in r]
-        started = (out / "spec.toml").stat().st_mtime
-        record["minutes"] = round((train_lines[-1]["time"] - started) / 60, 1)
-        record["timing"] = "run folder timestamps (trained outside this script)"
-    else:
+    reused = args.reuse and (out / "metrics.jsonl").is_file()
+    if not reused:
         log.unlink(missing_ok=True)
         record["load_start"] = list(os.getloadavg())
         start = time.perf_counter()
@@ -185,14 +170,15 @@ def run_seed(entry: Entry, seed: int, args) -> dict:
         if trained.returncode != 0:
             record["error"] = f"gan run exited {trained.returncode}; see {log}"
             return record
-    lines = read_jsonl(out / "metrics.jsonl")
-    train_lines = [r for r in lines if "steps_per_s" in r]
+    train_lines, evals, _ = read_metrics(out / "metrics.jsonl")
+    if reused:
+        # a run trained elsewhere with this command (e.g. a queued nohup job): its
+        # minutes come from the run folder's own timestamps; the load was not seen here
+        started = (out / "spec.toml").stat().st_mtime
+        record["minutes"] = round((train_lines[-1]["time"] - started) / 60, 1)
+        record["timing"] = "run folder timestamps (trained outside this script)"
     record["steps"] = train_lines[-1]["step"] if train_lines else 0
-    record["curve"] = [
-        {"step": r["step"], **{k[5:]: v for k, v in r.items() if k.startswith("eval/")}}
-        for r in lines
-        if any(k.startswith("eval/") for k in r)
-    ]
+    record["curve"] = [{k: v for k, v in e.items() if k != "split"} for e in evals]
     eval_args = ["eval", str(rel), "--best", "--json", "--set", "eval.split=test"]
     record["eval_command"] = shown(eval_args)
     evaluated = gan(*eval_args, log=log)
