@@ -180,6 +180,12 @@ def session(device_name: str) -> Iterator[Context]:
     ctx = context_from_env(device_name)
     try:
         yield ctx
+        if ctx.distributed:
+            # every rank leaves the group together: a rank that destroys it while a peer
+            # still holds the connection can abort that peer at exit (gloo: "terminate
+            # called without an active exception"). Only on success: after an error a
+            # peer may be gone, and a barrier would wait for it.
+            dist.barrier()
     finally:
         ctx.close()
 
