@@ -93,9 +93,15 @@ MODELS = [
         "samples/class_acc",
         "— (aim ≥ 95%)",
         0.95,
-        overrides=["train.steps=50000", "eval.every=2500", "eval.best=samples/class_acc"],
+        overrides=[
+            "train.steps=200000",
+            "data.val=10000",
+            "train.max_minutes=30",
+            "eval.every=2500",
+            "eval.best=samples/class_acc",
+        ],
         extra=["samples/judge_acc", "samples/frechet"],
-        notes="50,000 steps (≈ 30 min here), validation every 2,500.",
+        notes="30 minutes (the issue's budget; steps reached recorded), validation every 2,500.",
     ),
     Entry(
         "AAE",
@@ -105,12 +111,30 @@ MODELS = [
         "9.55% error (16 clusters; paper protocol); target ≤ 20% within 60 min",
         0.80,
         as_error=True,
-        overrides=["train.steps=12000", "eval.every=1500"],
+        overrides=["train.steps=200000", "train.max_minutes=60", "eval.every=2500"],
         extra=["cluster/acc", "cluster/nmi", "cluster/clusters_used", "cluster/entropy"],
-        notes="12,000 steps of batch 64 (≈ 15 epochs over the 50,000 left after "
-        "validation; the issue allows 60 min), the reference port's recipe (spec "
-        "comments). Error by the paper's protocol: each cluster takes the label of its "
-        "most confident validation image.",
+        notes="60 minutes of batch 64 (the issue's budget; the steps reached are "
+        "recorded), the reference port's recipe (spec comments). Error by the paper's "
+        "protocol: each cluster takes the label of its most confident validation image.",
+    ),
+    Entry(
+        "ClusterGAN",
+        "ClusterGAN (paper spec)",
+        "specs/clustergan.toml",
+        "kmeans/purity",
+        "purity 0.95 / NMI 0.89 / ARI 0.89 (best run); official mean of 10: 0.910 / 0.854 / 0.829",
+        0.90,
+        overrides=[
+            "data.val=10000",
+            "train.steps=200000",
+            "train.max_minutes=90",
+            "eval.every=500",
+            "eval.best=kmeans/purity",
+        ],
+        extra=["kmeans/nmi", "kmeans/ari", "cluster/acc", "cluster/purity"],
+        notes="The paper's spec for 90 minutes (the issue's measurement of the slow "
+        "recipe); validation every 500 generator steps, k-means on [ẑ_n, softmax(ẑ_c)] "
+        "as in the paper, best by validation purity.",
     ),
     Entry(
         "BiGAN",
@@ -157,6 +181,7 @@ def run_seed(entry: Entry, seed: int, args) -> dict:
         "command": shown(run_args),
         "machine": f"{platform.processor() or platform.machine()}, {os.cpu_count()} cores",
         "torch": torch.__version__,
+        "threads": int(os.environ.get("OMP_NUM_THREADS", 0)) or torch.get_num_threads(),
         "date": time.strftime("%Y-%m-%d"),
     }
     reused = args.reuse and (out / "metrics.jsonl").is_file()
