@@ -125,6 +125,85 @@ def targets(models: dict, peak: dict) -> list[str]:
     return out
 
 
+def _opt_rate(row: dict, variant: str) -> float | None:
+    entry = row["steps_per_s"].get(variant)
+    return entry["median"] if entry else None
+
+
+def _ratio(a: float | None, b: float | None) -> str:
+    return f"{a / b:.2f}×" if a and b else "—"
+
+
+def acceleration_table(models: dict) -> list[str]:
+    """Compiled, auto-precision and reference-script columns (issue #17)."""
+    lines = [
+        "| model | engine | compiled | compiled/engine | first compiled step s | "
+        "recompiles in windows | bf16/engine | auto (chose) | auto/engine | reference | "
+        "best engine/reference |",
+        "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
+    ]
+    for name, row in models.items():
+        eng = _rate(row, "engine")
+        comp, auto = _opt_rate(row, "engine_compiled"), _opt_rate(row, "engine_auto")
+        info = row.get("compile", {})
+        ref = row.get("reference", {}).get("median")
+        best = max(v for v in (eng, comp, auto, _rate(row, "engine_bf16")) if v)
+        chose = row.get("auto_precision", {}).get("value", "?")
+        lines.append(
+            f"| {name} | {eng:.2f} | {comp or float('nan'):.2f} | {_ratio(comp, eng)} | "
+            f"{info.get('first_step_seconds', float('nan')):.1f} | "
+            f"{info.get('graphs_in_timed_windows', '—')} | "
+            f"{_ratio(_rate(row, 'engine_bf16'), eng)} | {auto or float('nan'):.2f} ({chose}) | "
+            f"{_ratio(auto, eng)} | {ref or float('nan'):.2f} | {_ratio(best, ref)} |"
+        )
+    return lines
+
+
+def acceleration_notes(models: dict) -> list[str]:
+    """Why auto chose what it did, and any reference script that was not measured."""
+    out = []
+    reasons = {row.get("auto_precision", {}).get("reason") for row in models.values()}
+    out += [f"- auto precision: {r}" for r in sorted(r for r in reasons if r)]
+    for name, row in models.items():
+        note = row.get("reference", {}).get("note")
+        if note:
+            out.append(f"- reference {name}: {note}")
+        elif "reference" in row:
+            ref = row["reference"]
+            out.append(
+                f"- reference {name}: `{ref['script']}` ({ref['checkout']}), {ref['steps']} "
+                f"timed batches after 50 untimed, unmodified, in its own process"
+            )
+    return out
+
+
+def acceleration_targets(models: dict) -> list[str]:
+    out = []
+    for name, row in models.items():
+        eng, comp = _rate(row, "engine"), _opt_rate(row, "engine_compiled")
+        checks = []
+        if comp:
+            goal = 1.5 if name in ("aae", "cgan") else 1.15
+            checks.append((f"compiled ≥ {goal}× eager", comp / eng, goal))
+        ref = row.get("reference", {}).get("median")
+        if ref:
+            best = max(
+                v
+                for k, v in ((k, _opt_rate(row, k)) for k in row["steps_per_s"])
+                if k.startswith("engine") and v
+            )
+            checks.append(("best engine mode ≥ 2× reference", best / ref, 2.0))
+        if row.get("auto_precision", {}).get("value") == "bf16" and name in (
+            "clustergan",
+            "infogan",
+        ):
+            checks.append(("bf16 ≥ 1.5× fp32", _rate(row, "engine_bf16") / eng, 1.5))
+        cells = [f"{w}: {'met' if v >= g else 'MISSED'} ({v:.2f})" for w, v, g in checks]
+        if cells:
+            out.append(f"- **{name}**: " + "; ".join(cells))
+    return out
+
+
 def markdown(results: dict) -> str:
     m, models = results["machine"], results["models"]
     peak = m["matmul_peak_gflops"]
@@ -170,6 +249,20 @@ def markdown(results: dict) -> str:
         *targets(models, peak),
         "- bf16 quality (the model's metric within noise of fp32) is not measured here: "
         "this benchmark times steps only.",
+        "",
+        "## Compiled, auto precision and the PyTorch-GAN scripts (issue #17)",
+        "",
+        "**compiled** = `train.compile = true` (each network through `torch.compile`, "
+        "Inductor); its first step's seconds include compiling, and a recompile inside the "
+        'timed windows would show in its column. **auto** = `train.precision = "auto"`. '
+        "**reference** = the PyTorch-GAN script itself (bench/reference.py), timed from "
+        "its per-batch prints; its data path, `.item()` calls and prints are part of it.",
+        "",
+        *acceleration_table(models),
+        "",
+        *acceleration_notes(models),
+        "",
+        *acceleration_targets(models),
         "",
         "## FLOPs and achieved throughput",
         "",

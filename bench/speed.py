@@ -8,7 +8,13 @@ For each model (its spec's batch size and networks), in one process, interleaved
 * ``script``      hand-written loop, the seeds' data path (bench/baselines.py);
 * ``tight``       the same loop on in-memory tensors, no per-step host sync;
 * ``engine``      ``gan``'s Engine on specs/<model>.toml;
-* ``engine_bf16`` the same with ``train.precision = "bf16"`` (CPU autocast).
+* ``engine_bf16`` the same with ``train.precision = "bf16"`` (CPU autocast);
+* ``engine_compiled`` the engine with ``train.compile = true`` (each network compiled
+  by Inductor; its compile seconds and any recompiles in the timed windows recorded);
+* ``engine_auto`` the engine with ``train.precision = "auto"`` (bf16 where the CPU has
+  AVX512-BF16/AMX, fp32 elsewhere: the choice and its reason are recorded);
+* ``reference`` the PyTorch-GAN script itself (cgan, aae, infogan; bench/reference.py),
+  unmodified, in a subprocess, skipped with a note where its checkout is absent.
 
 Reported: steps/s (median of interleaved windows, after a warm-up), the ratios, FLOPs
 per step (FlopCounterMode), achieved GFLOP/s against an fp32/bf16 matmul peak measured
@@ -34,8 +40,10 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import baselines
 import measure
+import reference
 import report
 
+from gan.core.acceleration import graphs_compiled
 from gan.core.data import load_data
 from gan.core.resolve import resolve
 from gan.core.spec import load_spec
@@ -57,6 +65,15 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--seconds", type=float, default=3.0, help="length of one window")
     p.add_argument("--batch-size", type=int, help="override the specs' batch size")
     p.add_argument("--threads", type=int, help="torch threads (default: torch's choice)")
+    p.add_argument("--no-compile", action="store_true", help="skip the compiled variant")
+    p.add_argument(
+        "--reference",
+        default=reference.URL,
+        help="where to clone PyTorch-GAN from when bench/reference/ lacks it ('' skips)",
+    )
+    p.add_argument(
+        "--reference-steps", type=int, default=800, help="timed batches of each reference script"
+    )
     args = p.parse_args(argv)
     if args.threads:
         torch.set_num_threads(args.threads)
@@ -66,6 +83,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         args.repeats, args.seconds = 1, 0.0
         args.batch_size = args.batch_size or 8
         args.out = args.out or Path(tempfile.mkdtemp(prefix="gan-bench-smoke-"))
+        args.no_compile, args.reference = True, ""  # minutes of compiling; a clone
     args.out = args.out or REPO / "bench" / "results"
     return args
 
@@ -93,7 +111,17 @@ def build_variants(name: str, args: argparse.Namespace) -> tuple[dict, dict]:
     tight, _ = baselines.build(name, model, tight_src)
     engine = make_engine(spec, CPU, (images, labels))
     bf16 = make_engine(model_spec(name, args, 'train.precision="bf16"'), CPU, (images, labels))
-    steps = {"script": script, "tight": tight, "engine": engine.step, "engine_bf16": bf16.step}
+    auto = make_engine(model_spec(name, args, 'train.precision="auto"'), CPU, (images, labels))
+    steps = {
+        "script": script,
+        "tight": tight,
+        "engine": engine.step,
+        "engine_bf16": bf16.step,
+        "engine_auto": auto.step,
+    }
+    if not args.no_compile:
+        compiled = make_engine(model_spec(name, args, "train.compile=true"), CPU, (images, labels))
+        steps["engine_compiled"] = compiled.step
     info = {
         "batch_size": t.batch_size,
         "image_shape": list(model.context.image_shape),
@@ -106,28 +134,60 @@ def build_variants(name: str, args: argparse.Namespace) -> tuple[dict, dict]:
             list(engine.networks.values()), list(engine.optimizers.values())
         ),
         "engine": engine,
+        "auto_precision": {"value": auto.precision.value, "reason": auto.precision.reason},
     }
     return steps, info
+
+
+MEASURED_ONCE = ("script", "tight", "engine", "engine_bf16")  # FLOPs and profiles
 
 
 def bench_model(name: str, args: argparse.Namespace) -> dict:
     steps, info = build_variants(name, args)
     engine = info.pop("engine")
+    compile_info = {}
+    if "engine_compiled" in steps:
+        graphs, start = graphs_compiled(), time.perf_counter()
+        steps["engine_compiled"]()  # the first step compiles (train mode, both grad states)
+        compile_info["first_step_seconds"] = time.perf_counter() - start
+        compile_info["graphs_first_step"] = graphs_compiled() - graphs
     warm = {k: measure.warm_up(s, 0.0 if args.smoke else 1.5, 1) for k, s in steps.items()}
-    flops = {k: measure.flops_per_step(s) for k, s in steps.items()}
-    profiles = {k: measure.profile_step(s) for k, s in steps.items()}
+    once = {k: s for k, s in steps.items() if k in MEASURED_ONCE}
+    flops = {k: measure.flops_per_step(s) for k, s in once.items()}
+    profiles = {k: measure.profile_step(s) for k, s in once.items()}
     # about one window's worth of engine steps (ClusterGAN takes seconds per step)
     n_sections = max(2, round(args.seconds * warm["engine"]))
     sections = time_steps(engine, n_sections, warmup=0).as_dict()
+    graphs = graphs_compiled()
     rates = measure.interleaved_rates(steps, args.repeats, args.seconds, 1)
-    return {
+    if compile_info:
+        compile_info["graphs_in_timed_windows"] = graphs_compiled() - graphs
+    row = {
         **info,
         "steps_per_s": {k: measure.summary(v) for k, v in rates.items()},
         "flops_per_step": flops,
         "peak_step_bytes": {k: p["peak_bytes"] for k, p in profiles.items()},
         "top_ops": {k: p["top_ops"] for k, p in profiles.items()},
         "engine_sections": sections,
+        "compile": compile_info or {"note": "not measured (--no-compile or --smoke)"},
     }
+    if name in reference.SCRIPTS:
+        row["reference"] = reference_rate(name, args)
+    return row
+
+
+def reference_rate(name: str, args: argparse.Namespace) -> dict:
+    """The PyTorch-GAN script's steps/s, or why there is none."""
+    if not args.reference:
+        return {"note": "not measured (--reference '' or --smoke)"}
+    folder, how = reference.checkout(args.reference)
+    if folder is None:
+        return {"note": how}
+    steps = args.reference_steps if name in report.MLP_MODELS else args.reference_steps // 4
+    result = reference.time_script(
+        name, folder, args.data_root, steps, threads=torch.get_num_threads()
+    )
+    return {**result, "checkout": how}
 
 
 def machine(args: argparse.Namespace) -> dict:

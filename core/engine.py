@@ -16,7 +16,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from gan.core import schedules
+from gan.core import acceleration, schedules
 from gan.core.components import Network, Optimizer
 from gan.core.errors import SpecError, TrainingError
 from gan.core.graph import Call
@@ -132,12 +132,16 @@ class Engine:
         self._plans: dict[tuple[tuple[int, int], ...], list[Execution]] = {}
         calls = {c for c in model.graph.order if c.func in model.ops}
         self._leaf_calls = frozenset(c for c in calls if model.ops[c.func].grad_leaf)
-        amp = spec.train.precision != "fp32"
-        self._autocast_dtype = torch.bfloat16 if spec.train.precision == "bf16" else torch.float16
-        self._amp = amp
+        # how this machine runs the step: both choices are kept with their reasons
+        self.precision = acceleration.choose_precision(spec.train.precision, self.device)
+        self.compiled = acceleration.choose_compile(spec.train.compile, self.device)
+        if self.compiled.value == "compiled":
+            acceleration.compile_networks(self.networks, spec.train.compile_mode)
+        self._amp = self.precision.value != "fp32"
+        self._autocast_dtype = torch.bfloat16 if self.precision.value == "bf16" else torch.float16
         self.scaler = (
             torch.amp.GradScaler(self.device.type)
-            if spec.train.precision == "fp16" and self.device.type == "cuda"
+            if self.precision.value == "fp16" and self.device.type == "cuda"
             else None
         )
         self.phase_steps = {

@@ -199,7 +199,23 @@ class TrainSpec(Strict):
     epochs: float = Field(1.0, gt=0)
     seed: int = 0
     device: Literal["auto", "cpu", "cuda"] = "auto"
-    precision: Literal["fp32", "bf16", "fp16"] = "fp32"
+    precision: Literal["fp32", "bf16", "fp16", "auto"] = Field(
+        "fp32",
+        description="Autocast dtype of forward passes. 'auto': bf16 where the hardware "
+        "computes it natively (a GPU with bf16, a CPU with AVX512-BF16 or AMX), fp32 "
+        "elsewhere; `gan bench` says which was chosen and why.",
+    )
+    compile: bool | Literal["auto"] = Field(
+        False,
+        description="Compile each network with torch.compile (Inductor). 'auto': where "
+        "TorchDynamo works and a code generator exists (a GPU, or a C++ compiler).",
+    )
+    compile_mode: Literal[
+        "default", "reduce-overhead", "max-autotune", "max-autotune-no-cudagraphs"
+    ] = Field(
+        "default",
+        description="torch.compile mode; 'reduce-overhead' uses CUDA graphs on GPUs.",
+    )
     sync_batchnorm: bool = Field(
         False,
         description="Multi-process runs: BatchNorm statistics over all processes (GPUs only).",

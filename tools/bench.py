@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 
 import torch
 
+from gan.core.acceleration import graphs_compiled
 from gan.core.build import build_engine
 from gan.core.timing import SECTIONS, StepTimer
 
@@ -24,6 +25,13 @@ class BenchResult:
     steps: int
     seconds: float
     sections: dict[str, float] = field(default_factory=dict)
+    warmup_seconds: float = 0.0  # the untimed first steps: compilation happens there
+    graphs_warmup: int = 0  # graphs TorchDynamo compiled during the warm-up steps
+    graphs_timed: int = 0  # ... and during the timed steps (recompiles: should be 0)
+    precision: str = "fp32"
+    precision_reason: str = ""
+    compiled: str = "eager"
+    compiled_reason: str = ""
 
     @property
     def steps_per_s(self) -> float:
@@ -41,6 +49,10 @@ class BenchResult:
             "seconds": self.seconds,
             "steps_per_s": self.steps_per_s,
             "ms_per_step": {**ms, "other": 1000 * self.other / self.steps},
+            "warmup_seconds": self.warmup_seconds,
+            "graphs_compiled": {"warmup": self.graphs_warmup, "timed": self.graphs_timed},
+            "precision": {"value": self.precision, "reason": self.precision_reason},
+            "compile": {"value": self.compiled, "reason": self.compiled_reason},
         }
 
 
@@ -55,11 +67,21 @@ def make_engine(
 
 
 def time_steps(engine, steps: int, warmup: int = 3) -> BenchResult:
-    """Run ``warmup`` untimed steps, then ``steps`` steps with a :class:`StepTimer`."""
+    """Run ``warmup`` untimed steps, then ``steps`` steps with a :class:`StepTimer`.
+
+    A compiled engine compiles during the warm-up steps: their time is reported apart
+    (``warmup_seconds``), and so are the graphs compiled before and during the timed
+    steps, where a recompile would show as a count above zero."""
     engine.train_mode(True)
+    sync = torch.cuda.synchronize if engine.device.type == "cuda" else None
+    graphs0 = graphs_compiled()
+    warm_start = time.perf_counter()
     for _ in range(warmup):
         engine.step()
-    sync = torch.cuda.synchronize if engine.device.type == "cuda" else None
+    if sync is not None:
+        sync()
+    warmup_seconds = time.perf_counter() - warm_start
+    graphs1 = graphs_compiled()
     timer = StepTimer(sync)
     engine.timer = timer
     try:
@@ -73,7 +95,18 @@ def time_steps(engine, steps: int, warmup: int = 3) -> BenchResult:
         seconds = time.perf_counter() - start
     finally:
         engine.timer = None
-    return BenchResult(steps, seconds, dict(timer.totals))
+    return BenchResult(
+        steps,
+        seconds,
+        dict(timer.totals),
+        warmup_seconds=warmup_seconds,
+        graphs_warmup=graphs1 - graphs0,
+        graphs_timed=graphs_compiled() - graphs1,
+        precision=engine.precision.value,
+        precision_reason=engine.precision.reason,
+        compiled=engine.compiled.value,
+        compiled_reason=engine.compiled.reason,
+    )
 
 
 def render(name: str, result: BenchResult, device: torch.device) -> str:
@@ -87,4 +120,11 @@ def render(name: str, result: BenchResult, device: torch.device) -> str:
     for section, ms in d["ms_per_step"].items():
         share = 100 * ms / (1000 * result.seconds / result.steps)
         lines.append(f"{section:<10} {ms:>9.2f} {share:>6.1f}%")
+    lines.append(f"precision  {result.precision} ({result.precision_reason})")
+    lines.append(f"compile    {result.compiled} ({result.compiled_reason})")
+    if result.compiled == "compiled":
+        lines.append(
+            f"warm-up    {result.warmup_seconds:.1f} s (compiling {result.graphs_warmup} "
+            f"graphs); recompiles during the timed steps: {result.graphs_timed}"
+        )
     return "\n".join(lines)

@@ -233,7 +233,14 @@ def _machine(device: Any) -> dict[str, Any]:
 
 
 def start_session(
-    folder: Path, *, device: Any, seed: int, step: int, world_size: int, resumed: bool
+    folder: Path,
+    *,
+    device: Any,
+    seed: int,
+    step: int,
+    world_size: int,
+    resumed: bool,
+    execution: dict[str, Any] | None = None,
 ) -> dict:
     """Record this invocation in ``run.json`` (atomically; appended to the earlier ones
     when the run is resumed) and return its record."""
@@ -258,6 +265,8 @@ def start_session(
             "python": platform.python_version(),
         },
         "machine": _machine(device),
+        # what train.precision / train.compile became on this machine, and why
+        "execution": execution or {},
     }
     sessions.append(session)
     _write_run_json(folder, {"sessions": sessions})

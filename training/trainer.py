@@ -36,6 +36,8 @@ RESUMABLE_CHANGES = {
     "train.on_nan",
     "train.sync_batchnorm",
     "train.channels_last",
+    "train.compile",
+    "train.compile_mode",
     "train.max_minutes",
     "eval",
     "sample.n",
@@ -237,6 +239,15 @@ class Trainer:
                 step=engine.step_count,
                 world_size=ctx.world_size,
                 resumed=resume_from is not None,
+                execution={
+                    "precision": vars(engine.precision),
+                    "compile": vars(engine.compiled),
+                },
+            )
+        if engine.precision.reason != "set in the spec" or engine.compiled.value != "eager":
+            self.notice(
+                f"precision {engine.precision.value} ({engine.precision.reason}); "
+                f"{engine.compiled.value} ({engine.compiled.reason})"
             )
         status = "failed"
         try:

@@ -52,6 +52,8 @@ def test_bench_command_prints_sections():
     assert "steps/s" in result.output
     for section in (*SECTIONS, "other"):
         assert section in result.output
+    assert "precision  fp32 (set in the spec)" in result.output
+    assert "compile    eager (set in the spec)" in result.output
 
 
 def test_bench_command_json():
@@ -61,6 +63,8 @@ def test_bench_command_json():
     data = json.loads(result.output)
     assert data["spec"] == "aae" and data["steps"] == 2 and data["steps_per_s"] > 0
     assert set(data["ms_per_step"]) == {*SECTIONS, "other"}
+    assert data["compile"]["value"] == "eager" and data["graphs_compiled"]["timed"] == 0
+    assert data["precision"] == {"value": "fp32", "reason": "set in the spec"}
 
 
 def test_bench_command_reports_spec_errors():

@@ -81,6 +81,8 @@ def test_trainer_writes_run_facts(digits_run):
     assert session["start_step"] == 0 and session["seconds"] > 0 and session["seed"] == 0
     assert session["versions"]["torch"] and session["machine"]["device"] == "cpu"
     assert session["command"]
+    assert session["execution"]["precision"] == {"value": "fp32", "reason": "set in the spec"}
+    assert session["execution"]["compile"]["value"] == "eager"
 
 
 # -- the report ---------------------------------------------------------------------------

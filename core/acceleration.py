@@ -1,0 +1,108 @@
+"""How a step runs fast on this machine: the precision ``auto`` chooses and compiled
+networks (``train.precision``, ``train.compile``).
+
+Both choices depend on the hardware, never on the model, and both are explained: the
+engine keeps the reason beside the choice so that ``gan bench`` and ``run.json`` can say
+why a run trained in bfloat16 or compiled its networks.
+"""
+
+from __future__ import annotations
+
+import shutil
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+from torch import nn
+
+__all__ = ["Choice", "choose_compile", "choose_precision", "compile_networks", "graphs_compiled"]
+
+
+@dataclass(frozen=True)
+class Choice:
+    """What was chosen for a setting and why (one sentence)."""
+
+    value: str
+    reason: str
+
+
+def _cpu_flags() -> set[str]:
+    """The CPU's feature flags from /proc/cpuinfo (empty where there is none)."""
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("flags"):
+                return set(line.split(":", 1)[1].split())
+    except OSError:
+        pass
+    return set()
+
+
+def cpu_has_native_bf16() -> tuple[bool, str]:
+    """Whether oneDNN runs bf16 matmuls natively here (AVX512-BF16 or AMX), and which."""
+    probes = {
+        "AMX": getattr(torch.cpu, "_is_amx_tile_supported", None),
+        "avx512_bf16": getattr(torch.cpu, "_is_avx512_bf16_supported", None),
+    }
+    for name, probe in probes.items():
+        if probe is not None:
+            try:
+                if probe():
+                    return True, name
+            except RuntimeError:
+                pass
+    flags = _cpu_flags()  # older torch without the probes
+    for name, flag in (("AMX", "amx_bf16"), ("avx512_bf16", "avx512_bf16")):
+        if flag in flags:
+            return True, name
+    return False, ""
+
+
+def choose_precision(requested: str, device: torch.device) -> Choice:
+    """``train.precision``: an explicit choice is kept; ``auto`` picks bf16 where the
+    hardware computes it natively (a GPU with bf16, a CPU with AVX512-BF16/AMX) and fp32
+    elsewhere, where emulated bf16 would be slower than fp32."""
+    if requested != "auto":
+        return Choice(requested, "set in the spec")
+    if device.type == "cuda":
+        if torch.cuda.is_bf16_supported(including_emulation=False):
+            return Choice("bf16", f"auto: {torch.cuda.get_device_name(device)} computes bf16")
+        return Choice("fp32", "auto: this GPU has no native bf16")
+    if device.type == "cpu":
+        native, isa = cpu_has_native_bf16()
+        if native:
+            return Choice("bf16", f"auto: the CPU has {isa} (oneDNN runs bf16 natively)")
+        return Choice("fp32", "auto: the CPU lacks avx512_bf16/AMX (bf16 would be emulated)")
+    return Choice("fp32", f"auto: no bf16 rule for device '{device.type}'")
+
+
+def choose_compile(requested: bool | str, device: torch.device) -> Choice:
+    """``train.compile``: ``auto`` compiles where TorchDynamo works and Inductor has a
+    code generator (a CUDA GPU, or a C++ compiler for the CPU)."""
+    if requested is False or requested == "false":
+        return Choice("eager", "set in the spec")
+    supported = getattr(torch._dynamo, "is_dynamo_supported", lambda: True)()
+    toolchain = device.type == "cuda" or shutil.which("g++") or shutil.which("c++")
+    if requested is True or requested == "true":
+        return Choice("compiled", "set in the spec")
+    if not supported:
+        return Choice("eager", "auto: torch.compile is not supported on this Python")
+    if not toolchain:
+        return Choice("eager", "auto: no C++ compiler for Inductor's CPU code")
+    return Choice("compiled", f"auto: torch.compile with Inductor on {device.type}")
+
+
+def compile_networks(networks: nn.ModuleDict, mode: str) -> None:
+    """Compile each network in place (``nn.Module.compile``): parameter names and
+    state dicts are unchanged, so checkpoints move freely between eager and compiled
+    runs. The plan switches ``requires_grad`` per phase; Dynamo guards on it, so each
+    network compiles once per combination it meets (a handful), then never again."""
+    for net in networks.values():
+        net.compile(mode=None if mode == "default" else mode)
+
+
+def graphs_compiled() -> int:
+    """How many graphs TorchDynamo has compiled in this process (first compiles and
+    recompiles together): its counter, read before and after a stretch of steps."""
+    from torch._dynamo.utils import counters
+
+    return int(counters["stats"]["unique_graphs"])
