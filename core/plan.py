@@ -41,7 +41,12 @@ class Execution:
 
 def expand(phases: list[Phase], step: int) -> list[tuple[Phase, int]]:
     """Phases active at ``step`` with their repetitions, in spec order."""
-    return [(p, r) for p in phases if step % p.spec.every == 0 for r in range(p.spec.repeat)]
+    return [
+        (p, r)
+        for p in phases
+        if step >= p.spec.start and step % p.spec.every == 0
+        for r in range(p.spec.repeat)
+    ]
 
 
 def needed_nodes(phase: Phase, losses) -> list[str]:

@@ -171,6 +171,12 @@ class PhaseSpec(Strict):
     losses: dict[str, float] = Field(min_length=1, description="Loss term name → weight.")
     every: int = Field(1, ge=1, le=1_000_000, description="Run on steps where step % every == 0.")
     repeat: int = Field(1, ge=1, le=1000, description="Run K times per step (n_critic).")
+    start: int = Field(
+        0,
+        ge=0,
+        description="First step at which this phase runs: a warm-up of the other phases "
+        "before it (e.g. an autoencoder's reconstruction before its adversaries).",
+    )
     fresh_batch: bool = Field(
         False, description="Redraw data and latent samples before each repetition."
     )
@@ -318,6 +324,12 @@ class Spec(Strict):
             if p.name in seen:
                 raise ValueError(f"two phases are named '{p.name}'; phase names must be unique")
             seen.add(p.name)
+        if phases and min(p.start for p in phases) > 0:
+            raise ValueError(
+                "every phase has start > 0, so the first steps would train nothing; "
+                "let at least one phase start at step 0 (e.g. the reconstruction phase "
+                "of a warm-up)"
+            )
         return phases
 
     def canonical(self) -> dict[str, Any]:

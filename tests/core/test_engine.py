@@ -92,6 +92,23 @@ def test_every_and_repeat_schedule():
     assert len(draws) == 3  # one per critic repetition
 
 
+def test_phase_start_delays_a_phase():
+    engine = tiny_engine(
+        "aae_clustering", "phases.regularisation.start=3", "phases.generator.start=3"
+    )
+    names = [p.name for p in engine.model.phases]
+    early = [ex.phase.name for ex in engine.plan(step=2)]
+    late = [ex.phase.name for ex in engine.plan(step=3)]
+    assert early == [names[0]] and late == names
+    losses = engine.step().losses
+    assert all(k.startswith(f"{names[0]}/") for k in losses)
+
+
+def test_a_spec_where_no_phase_starts_at_zero_is_refused():
+    with pytest.raises(SpecError, match="at least one phase start at step 0"):
+        tiny_engine("bigan", "phases.discriminator.start=1", "phases.generator.start=2")
+
+
 def test_loss_values_are_returned_without_host_sync():
     engine = tiny_engine("bigan")
     losses = engine.step().losses

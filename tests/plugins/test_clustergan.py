@@ -3,6 +3,7 @@ hand-written PyTorch step (WGAN-GP with 5 critic steps, G and E under one optimi
 
 from __future__ import annotations
 
+import json
 import math
 from pathlib import Path
 
@@ -109,3 +110,23 @@ def test_one_step_equals_hand_written_pytorch() -> None:
 @pytest.mark.parametrize("name", ["clustergan", "clustergan_mlp"])
 def test_short_run_writes_checkpoint(name: str, tmp_path: Path) -> None:
     assert_short_run_writes_checkpoint(name, tmp_path)
+
+
+def test_fast_recipe_runs_20_steps_on_digits_selecting_on_validation(tmp_path: Path) -> None:
+    """specs/clustergan_fast.toml (issue #16's CPU recipe): 20 steps on digits, with
+    its validation evaluation, best-checkpoint selection and no test-split read."""
+    out = tmp_path / "fast"
+    args = ["run", "specs/clustergan_fast.toml", "--out", str(out), "-q"]
+    sets = ("data.source=digits", "train.steps=20", "eval.every=20", "eval.limit=200")
+    for s in (*sets, "train.batch_size=16", "train.sample_every=20"):
+        args += ["--set", s]
+    result = CliRunner().invoke(app, args)
+    assert result.exit_code == 0, result.output
+    evals = [
+        json.loads(line)
+        for line in (out / "metrics.jsonl").read_text().splitlines()
+        if '"split"' in line
+    ]
+    assert [e["split"] for e in evals] == ["val"]
+    assert all(0.0 <= e["eval/kmeans/purity"] <= 1.0 for e in evals)
+    assert (out / "checkpoints" / "best.safetensors").is_file()

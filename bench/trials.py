@@ -1,0 +1,107 @@
+"""A logged recipe search on the validation split: ``bench/results/trials_<name>.jsonl``.
+
+    python bench/trials.py --name clustergan_fast --spec specs/clustergan_fast.toml \\
+        --metric kmeans/purity --set train.steps=6000 \\
+        --trial base --trial "bf16:train.precision=bf16"
+
+Each trial is the spec plus its own ``--set`` overrides (``;``-separated after the
+trial's name). It is trained with ``gan run`` (one at a time: two side by side would
+halve each one's CPU), its validation curve is read from ``metrics.jsonl`` and one line
+is appended to the trials file: the trial, the full spec's hash, the overrides, steps,
+minutes, load average, the best validation value and its step, and the curve. The test
+split is never read here: a recipe is chosen on these lines, and its test figure is
+computed once, afterwards, by ``bench/quality.py``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from gan.core.spec import load_spec
+from gan.training.runinfo import read_metrics
+
+REPO = Path(__file__).resolve().parent.parent
+DEFAULT_DATA = REPO.parent / "shared" / "data" / "mnist"
+
+
+def parse_trial(text: str) -> tuple[str, list[str]]:
+    """``name`` or ``name:key=value;key=value`` → (name, overrides)."""
+    name, _, rest = text.partition(":")
+    return name.strip(), [s.strip() for s in rest.split(";") if s.strip()]
+
+
+def best_of(evals: list[dict], metric: str) -> tuple[float | None, int | None]:
+    key = f"eval/{metric}"
+    scored = [(e[key], e["step"]) for e in evals if key in e]
+    return max(scored) if scored else (None, None)
+
+
+def run_trial(args: argparse.Namespace, trial: str, overrides: list[str]) -> dict:
+    sets = [f"data.root={args.data}", f"data.source={args.source}", "data.val=10000"]
+    sets += list(args.set or []) + overrides
+    out = Path(args.runs) / f"{args.name}_{trial}"
+    spec_hash = load_spec(args.spec, sets).hash()
+    cmd = [sys.executable, "-m", "gan", "run", args.spec, "--out", str(out), "--force", "-q"]
+    for s in sets:
+        cmd += ["--set", s]
+    load_start = list(os.getloadavg())
+    start = time.perf_counter()
+    proc = subprocess.run(cmd, cwd=REPO, capture_output=True, text=True)
+    record: dict = {
+        "trial": trial,
+        "spec": args.spec,
+        "spec_hash": spec_hash,
+        "overrides": sets,
+        "threads": int(os.environ.get("OMP_NUM_THREADS", 0)) or None,
+        "date": time.strftime("%Y-%m-%d %H:%M"),
+        "minutes": round((time.perf_counter() - start) / 60, 1),
+        "load_start": load_start,
+        "load_end": list(os.getloadavg()),
+    }
+    if proc.returncode != 0:
+        record["error"] = (proc.stderr.strip().splitlines() or ["?"])[-1]
+        return record
+    train, evals, _ = read_metrics(out / "metrics.jsonl")
+    value, step = best_of(evals, args.metric)
+    record.update(
+        steps=train[-1]["step"] if train else 0,
+        metric=args.metric,
+        best_val=value,
+        best_step=step,
+        curve=[{"step": e["step"], args.metric: e.get(f"eval/{args.metric}")} for e in evals],
+    )
+    return record
+
+
+def main(argv: list[str] | None = None) -> None:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--name", required=True, help="the search's name: trials_<name>.jsonl")
+    p.add_argument("--spec", required=True)
+    p.add_argument("--metric", required=True, help="validation metric, e.g. kmeans/purity")
+    p.add_argument("--trial", action="append", required=True, help="name[:k=v;k=v]")
+    p.add_argument("--set", action="append", help="--set for every trial (e.g. the budget)")
+    p.add_argument("--data", default=str(DEFAULT_DATA))
+    p.add_argument("--source", default="mnist")
+    p.add_argument("--runs", default=str(REPO / "bench" / "runs" / "trials"))
+    p.add_argument("--out", default=str(REPO / "bench" / "results"))
+    args = p.parse_args(argv)
+    store = Path(args.out) / f"trials_{args.name}.jsonl"
+    store.parent.mkdir(parents=True, exist_ok=True)
+    for text in args.trial:
+        trial, overrides = parse_trial(text)
+        print(f"== trial {trial}: {overrides}", flush=True)
+        record = run_trial(args, trial, overrides)
+        with open(store, "a") as f:  # append-only: every trial stays on record
+            f.write(json.dumps(record) + "\n")
+        shown = {k: v for k, v in record.items() if k != "curve"}
+        print(json.dumps(shown), flush=True)
+
+
+if __name__ == "__main__":
+    main()
