@@ -191,7 +191,8 @@ def shown(args: list[str]) -> str:
 
 
 def run_seed(entry: Entry, seed: int, args) -> dict:
-    out = Path(args.runs) / f"{entry.key.lower()}_s{seed}"
+    tag = f"_{args.variant}" if args.variant else ""
+    out = Path(args.runs) / f"{entry.key.lower()}{tag}_s{seed}"
     log = out.with_suffix(".log")
     root = args.data if entry.source == "mnist" else str(Path(args.data).parent / entry.source)
     sets = [f"data.root={root}", f"data.source={entry.source}", f"train.seed={seed}"]
@@ -210,6 +211,7 @@ def run_seed(entry: Entry, seed: int, args) -> dict:
         "machine": f"{platform.processor() or platform.machine()}, {os.cpu_count()} cores",
         "torch": torch.__version__,
         "threads": int(os.environ.get("OMP_NUM_THREADS", 0)) or torch.get_num_threads(),
+        **({"variant": args.variant} if args.variant else {}),
         "date": time.strftime("%Y-%m-%d"),
     }
     reused = args.reuse and (out / "metrics.jsonl").is_file()
@@ -264,17 +266,19 @@ def plot_curves(entry: Entry, records: list[dict], path: Path) -> bool:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    newest = {r["seed"]: r for r in records}
+    newest = {(r.get("variant", ""), r["seed"]): r for r in records}
     fig, ax = plt.subplots(figsize=(6, 3.6), dpi=110)
     drawn = False
-    for seed, r in sorted(newest.items()):
+    for (variant, seed), r in sorted(newest.items()):
         points = [(c["step"], c[entry.metric]) for c in r.get("curve", []) if entry.metric in c]
         if not points:
             continue
         steps, values = zip(*points, strict=True)
         if entry.as_error:
             values = tuple(100 * (1 - v) for v in values)
-        ax.plot(steps, values, marker=".", label=f"seed {seed}")
+        ax.plot(
+            steps, values, marker=".", label=f"seed {seed}" + (f", {variant}" if variant else "")
+        )
         drawn = True
     if not drawn:
         plt.close(fig)
@@ -316,10 +320,11 @@ def write_report(records: list[dict], path: Path) -> None:
         rows = [r for r in current if r["model"] == entry.name]
         if not rows:
             continue
-        newest = {r["seed"]: r for r in rows}
-        for seed, r in sorted(newest.items()):
+        newest = {(r.get("variant", ""), r["seed"]): r for r in rows}
+        for (variant, seed), r in sorted(newest.items()):
+            name = entry.name + (f" — {variant}" if variant else "")
             if "error" in r:
-                lines.append(f"| {entry.name} | {seed} | failed: {r['error']} | | | | | |")
+                lines.append(f"| {name} | {seed} | failed: {r['error']} | | | | | |")
                 continue
             others = ", ".join(
                 f"{k} {r['metrics'][k]:.4f}" for k in entry.extra if k in r["metrics"]
@@ -330,18 +335,25 @@ def write_report(records: list[dict], path: Path) -> None:
                 else "not recorded"
             )
             lines.append(
-                f"| {entry.name} | {seed} | {fmt(entry, r['value'])} | "
+                f"| {name} | {seed} | {fmt(entry, r['value'])} | "
                 f"{fmt(entry, r.get('val_value'))} | {r['selected_step']} / {r['steps']} | "
                 f"{r['minutes']} | {load} | {others} |"
             )
-        values = [r["value"] for r in newest.values() if r.get("value") is not None]
-        if values:
+        for variant in sorted({v for v, _ in newest}):
+            values = [
+                r["value"]
+                for (v, _), r in newest.items()
+                if v == variant and r.get("value") is not None
+            ]
+            if not values:
+                continue
+            name = entry.name + (f" — {variant}" if variant else "")
             median = statistics.median(values)
             met = median >= entry.target
             spread = pooled([100 * (1 - v) if entry.as_error else 100 * v for v in values])
             spread_text = f"; mean ± std {spread.text(3)}" if spread and spread.std else ""
             summary.append(
-                f"| {entry.name} | {fmt(entry, median)} ({len(values)} seed(s){spread_text}) | "
+                f"| {name} | {fmt(entry, median)} ({len(values)} seed(s){spread_text}) | "
                 f"{entry.paper} | {'yes' if met else '**no**'} |"
             )
     lines += [
@@ -427,6 +439,9 @@ def main() -> None:
         "--reuse", action="store_true", help="evaluate existing run folders instead of training"
     )
     parser.add_argument("--report-only", action="store_true", help="rewrite quality.md only")
+    parser.add_argument(
+        "--variant", default="", help="a name for a deviation given with --set (a row of its own)"
+    )
     args = parser.parse_args()
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)

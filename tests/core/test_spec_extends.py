@@ -25,6 +25,16 @@ def test_clustergan_mlp_is_a_short_variant_that_trains(tmp_path):
     assert "extends" not in (tmp_path / "run" / "spec.toml").read_text()  # the merged spec
 
 
+def test_aae_clustering30_changes_only_the_number_of_clusters():
+    spec, base = load_spec("aae_clustering30"), load_spec("aae_clustering")
+    assert spec.samplers["c"].classes == 30 and base.samplers["c"].classes == 16
+    for net in ("E", "Dec"):
+        assert spec.networks[net].clusters == 30 and base.networks[net].clusters == 16
+    assert spec.networks["D_y"].in_features == 30
+    assert spec.graph["y_prior"] == "one_hot(c, 30)"
+    assert spec.phases == base.phases and spec.train == base.train and spec.eval == base.eval
+
+
 def test_extends_a_path_merges_tables_and_replaces_arrays(tmp_path):
     (tmp_path / "base.toml").write_text((SPECS / "bigan.toml").read_text())
     (tmp_path / "child.toml").write_text(
