@@ -8,7 +8,7 @@ from __future__ import annotations
 import torch
 from pydantic import Field
 
-from gan.core.components import BuildContext, Params, Sampler
+from gan.core.components import BuildContext, Draw, Params, Sampler
 from gan.core.hooks import hookimpl
 
 
@@ -18,7 +18,7 @@ class NormalParams(Params):
     std: float = Field(1.0, gt=0)
 
 
-def normal(p: NormalParams, ctx: BuildContext):
+def normal(p: NormalParams, ctx: BuildContext) -> Draw:
     """Gaussian noise N(mean, std²) of shape (batch, dim)."""
 
     def draw(n: int, gen: torch.Generator, device: torch.device) -> torch.Tensor:
@@ -34,7 +34,7 @@ class UniformParams(Params):
     high: float = 1.0
 
 
-def uniform(p: UniformParams, ctx: BuildContext):
+def uniform(p: UniformParams, ctx: BuildContext) -> Draw:
     """Uniform noise U(low, high) of shape (batch, dim)."""
 
     def draw(n: int, gen: torch.Generator, device: torch.device) -> torch.Tensor:
@@ -48,7 +48,7 @@ class CategoricalParams(Params):
     classes: int | None = Field(None, ge=1, le=1_000_000, description="None = the data's.")
 
 
-def categorical(p: CategoricalParams, ctx: BuildContext):
+def categorical(p: CategoricalParams, ctx: BuildContext) -> Draw:
     """Uniform class indices in [0, classes), int64 of shape (batch,)."""
     classes = p.classes or ctx.num_classes
 

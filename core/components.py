@@ -157,3 +157,4 @@ class Metric(Component):
 
 
 Draw = Callable[[int, torch.Generator, torch.device], torch.Tensor]
+"""What a sampler factory returns: ``draw(batch, generator, device) -> Tensor``."""
