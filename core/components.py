@@ -130,10 +130,11 @@ class DataSource(Component):
     """``factory(spec: DataSpec, split: str) -> (images uint8 NCHW, labels int64)``.
 
     ``describe(spec) -> DataInfo`` returns shapes without loading the data, so that
-    ``gan inspect`` and spec validation need no files.
+    ``gan inspect`` and spec validation need no files. It is required: a default shape
+    would let a source that forgot it build networks of the wrong size.
     """
 
-    describe: Callable[..., DataInfo] = field(default=lambda spec: DataInfo((1, 28, 28), 10))
+    describe: Callable[..., DataInfo] = field(kw_only=True)
     kind: ClassVar[str] = "data source"
 
 
