@@ -37,8 +37,7 @@ def parse_trial(text: str) -> tuple[str, list[str]]:
 
 
 def best_of(evals: list[dict], metric: str) -> tuple[float | None, int | None]:
-    key = f"eval/{metric}"
-    scored = [(e[key], e["step"]) for e in evals if key in e]
+    scored = [(e[metric], e["step"]) for e in evals if metric in e]  # read_metrics drops "eval/"
     return max(scored) if scored else (None, None)
 
 
@@ -74,7 +73,7 @@ def run_trial(args: argparse.Namespace, trial: str, overrides: list[str]) -> dic
         metric=args.metric,
         best_val=value,
         best_step=step,
-        curve=[{"step": e["step"], args.metric: e.get(f"eval/{args.metric}")} for e in evals],
+        curve=[{"step": e["step"], args.metric: e.get(args.metric)} for e in evals],
     )
     return record
 
