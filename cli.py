@@ -208,11 +208,15 @@ def bench(
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
 ) -> None:
     """Time training steps of a spec: steps/s and where the time goes (data, forward,
-    backward, optimizer). Nothing is written.
+    backward, optimizer), the precision and compile mode used and why. Nothing is written.
 
-    Example:
+    Examples:
 
       gan bench cgan --steps 100 --set data.root=../shared/data/mnist
+
+      gan bench cgan --set train.compile=true   # compile seconds and recompiles, apart
+
+      gan bench infogan --set train.precision=auto   # bf16 where the CPU has it
     """
     from gan.core.spec import load_spec
     from gan.tools.bench import make_engine, render, time_steps
