@@ -72,8 +72,8 @@ def test_sigkill_then_resume_is_bit_identical(tmp_path, signum):
     assert killed_at < STEPS, "the run finished before it could be killed; make it longer"
 
     resumed = gan("--out", str(tmp_path / "victim"), "--resume", env=env)
-    assert resumed.wait(timeout=300) == 0, resumed.communicate()[1].decode()
-    assert whole.wait(timeout=300) == 0, whole.communicate()[1].decode()
+    assert resumed.wait(timeout=900) == 0, resumed.communicate()[1].decode()
+    assert whole.wait(timeout=900) == 0, whole.communicate()[1].decode()
 
     a, b = final_networks(tmp_path / "whole"), final_networks(tmp_path / "victim")
     assert a.keys() == b.keys()
@@ -93,12 +93,12 @@ def test_sigkill_then_resume_is_bit_identical(tmp_path, signum):
 
 def test_resume_with_changed_spec_is_refused(tmp_path):
     out = tmp_path / "run"
-    assert gan("--out", str(out)).wait(timeout=300) == 0
+    assert gan("--out", str(out)).wait(timeout=900) == 0
     changed = gan("--out", str(out), "--resume", "--set", "phases.discriminator.optimizer.lr=0.1")
-    _, err = changed.communicate(timeout=300)
+    _, err = changed.communicate(timeout=900)
     assert changed.returncode == 2
     assert "phases.discriminator.optimizer.lr" in err.decode()
     forced = gan(
         "--out", str(out), "--resume", "--force", "--set", "phases.discriminator.optimizer.lr=0.1"
     )
-    assert forced.wait(timeout=300) == 0
+    assert forced.wait(timeout=900) == 0
