@@ -158,7 +158,7 @@ def bench_model(name: str, args: argparse.Namespace) -> dict:
     # about one window's worth of engine steps (ClusterGAN takes seconds per step)
     n_sections = max(2, round(args.seconds * warm["engine"]))
     sections = time_steps(engine, n_sections, warmup=0).as_dict()
-    graphs = graphs_compiled()
+    graphs = graphs_compiled() if compile_info else 0
     rates = measure.interleaved_rates(steps, args.repeats, args.seconds, 1)
     if compile_info:
         compile_info["graphs_in_timed_windows"] = graphs_compiled() - graphs

@@ -78,15 +78,11 @@ def choose_precision(requested: str, device: torch.device) -> Choice:
 def choose_compile(requested: bool | str, device: torch.device) -> Choice:
     """``train.compile``: ``auto`` compiles where TorchDynamo works and Inductor has a
     code generator (a CUDA GPU, or a C++ compiler for the CPU)."""
-    if requested is False or requested == "false":
-        return Choice("eager", "set in the spec")
-    supported = getattr(torch._dynamo, "is_dynamo_supported", lambda: True)()
-    toolchain = device.type == "cuda" or shutil.which("g++") or shutil.which("c++")
-    if requested is True or requested == "true":
-        return Choice("compiled", "set in the spec")
-    if not supported:
+    if requested != "auto":  # a bool from the spec
+        return Choice("compiled" if requested else "eager", "set in the spec")
+    if not getattr(torch._dynamo, "is_dynamo_supported", lambda: True)():
         return Choice("eager", "auto: torch.compile is not supported on this Python")
-    if not toolchain:
+    if device.type != "cuda" and not (shutil.which("g++") or shutil.which("c++")):
         return Choice("eager", "auto: no C++ compiler for Inductor's CPU code")
     return Choice("compiled", f"auto: torch.compile with Inductor on {device.type}")
 

@@ -11,11 +11,15 @@ from dataclasses import dataclass, field
 
 import torch
 
-from gan.core.acceleration import graphs_compiled
+from gan.core.acceleration import Choice, graphs_compiled
 from gan.core.build import build_engine
 from gan.core.timing import SECTIONS, StepTimer
 
 __all__ = ["SECTIONS", "BenchResult", "StepTimer", "make_engine", "render", "time_steps"]
+
+
+FP32 = Choice("fp32", "set in the spec")
+EAGER = Choice("eager", "set in the spec")
 
 
 @dataclass
@@ -28,10 +32,8 @@ class BenchResult:
     warmup_seconds: float = 0.0  # the untimed first steps: compilation happens there
     graphs_warmup: int = 0  # graphs TorchDynamo compiled during the warm-up steps
     graphs_timed: int = 0  # ... and during the timed steps (recompiles: should be 0)
-    precision: str = "fp32"
-    precision_reason: str = ""
-    compiled: str = "eager"
-    compiled_reason: str = ""
+    precision: Choice = FP32  # the engine's choices, as it made them
+    compiled: Choice = EAGER
 
     @property
     def steps_per_s(self) -> float:
@@ -51,8 +53,8 @@ class BenchResult:
             "ms_per_step": {**ms, "other": 1000 * self.other / self.steps},
             "warmup_seconds": self.warmup_seconds,
             "graphs_compiled": {"warmup": self.graphs_warmup, "timed": self.graphs_timed},
-            "precision": {"value": self.precision, "reason": self.precision_reason},
-            "compile": {"value": self.compiled, "reason": self.compiled_reason},
+            "precision": vars(self.precision),
+            "compile": vars(self.compiled),
         }
 
 
@@ -74,14 +76,17 @@ def time_steps(engine, steps: int, warmup: int = 3) -> BenchResult:
     steps, where a recompile would show as a count above zero."""
     engine.train_mode(True)
     sync = torch.cuda.synchronize if engine.device.type == "cuda" else None
-    graphs0 = graphs_compiled()
+    compiled = engine.compiled.value == "compiled"
+    # Dynamo's counter (and its import) only where something is compiled
+    graphs = graphs_compiled if compiled else lambda: 0
+    graphs0 = graphs()
     warm_start = time.perf_counter()
     for _ in range(warmup):
         engine.step()
     if sync is not None:
         sync()
     warmup_seconds = time.perf_counter() - warm_start
-    graphs1 = graphs_compiled()
+    graphs1 = graphs()
     timer = StepTimer(sync)
     engine.timer = timer
     try:
@@ -101,11 +106,9 @@ def time_steps(engine, steps: int, warmup: int = 3) -> BenchResult:
         dict(timer.totals),
         warmup_seconds=warmup_seconds,
         graphs_warmup=graphs1 - graphs0,
-        graphs_timed=graphs_compiled() - graphs1,
-        precision=engine.precision.value,
-        precision_reason=engine.precision.reason,
-        compiled=engine.compiled.value,
-        compiled_reason=engine.compiled.reason,
+        graphs_timed=graphs() - graphs1,
+        precision=engine.precision,
+        compiled=engine.compiled,
     )
 
 
@@ -120,9 +123,9 @@ def render(name: str, result: BenchResult, device: torch.device) -> str:
     for section, ms in d["ms_per_step"].items():
         share = 100 * ms / (1000 * result.seconds / result.steps)
         lines.append(f"{section:<10} {ms:>9.2f} {share:>6.1f}%")
-    lines.append(f"precision  {result.precision} ({result.precision_reason})")
-    lines.append(f"compile    {result.compiled} ({result.compiled_reason})")
-    if result.compiled == "compiled":
+    for label, choice in (("precision", result.precision), ("compile", result.compiled)):
+        lines.append(f"{label:<10} {choice.value} ({choice.reason})")
+    if result.compiled.value == "compiled":
         lines.append(
             f"warm-up    {result.warmup_seconds:.1f} s (compiling {result.graphs_warmup} "
             f"graphs); recompiles during the timed steps: {result.graphs_timed}"

@@ -244,7 +244,7 @@ class Trainer:
                     "compile": vars(engine.compiled),
                 },
             )
-        if engine.precision.reason != "set in the spec" or engine.compiled.value != "eager":
+        if self.spec.train.precision == "auto" or engine.compiled.value == "compiled":
             self.notice(
                 f"precision {engine.precision.value} ({engine.precision.reason}); "
                 f"{engine.compiled.value} ({engine.compiled.reason})"

@@ -88,10 +88,13 @@ def test_compiled_engine_trains_like_eager_and_stops_compiling(monkeypatch):
 
 
 def test_bench_shows_compile_time_and_recompiles():
+    from gan.core.acceleration import Choice
     from gan.tools.bench import BenchResult, render
 
-    result = BenchResult(10, 2.0, {}, warmup_seconds=31.5, graphs_warmup=6, graphs_timed=0)
-    result = BenchResult(**{**vars(result), "compiled": "compiled", "compiled_reason": "x"})
+    compiled = Choice("compiled", "set in the spec")
+    result = BenchResult(
+        10, 2.0, {}, warmup_seconds=31.5, graphs_warmup=6, graphs_timed=0, compiled=compiled
+    )
     text = render("cgan", result, CPU)
     assert "5.00 steps/s" in text and "warm-up    31.5 s (compiling 6 graphs)" in text
     assert "recompiles during the timed steps: 0" in text
