@@ -15,7 +15,14 @@ from pathlib import Path
 import torch
 from torch import nn
 
-__all__ = ["Choice", "choose_compile", "choose_precision", "compile_networks", "graphs_compiled"]
+__all__ = [
+    "Choice",
+    "choose_compile",
+    "choose_precision",
+    "compile_networks",
+    "graphs_compiled",
+    "twice_differentiated",
+]
 
 
 @dataclass(frozen=True)
@@ -87,13 +94,42 @@ def choose_compile(requested: bool | str, device: torch.device) -> Choice:
     return Choice("compiled", f"auto: torch.compile with Inductor on {device.type}")
 
 
-def compile_networks(networks: nn.ModuleDict, mode: str) -> None:
+def compile_networks(networks: nn.ModuleDict, mode: str, keep_eager: dict[str, str]) -> None:
     """Compile each network in place (``nn.Module.compile``): parameter names and
     state dicts are unchanged, so checkpoints move freely between eager and compiled
     runs. The plan switches ``requires_grad`` per phase; Dynamo guards on it, so each
-    network compiles once per combination it meets (a handful), then never again."""
-    for net in networks.values():
-        net.compile(mode=None if mode == "default" else mode)
+    network compiles once per combination it meets (a handful), then never again.
+
+    ``keep_eager`` names the networks that must stay eager, with the reason (see
+    :func:`twice_differentiated`)."""
+    for name, net in networks.items():
+        if name not in keep_eager:
+            net.compile(mode=None if mode == "default" else mode)
+
+
+def twice_differentiated(calls, grad_leaf_calls, networks) -> dict[str, str]:
+    """Networks called on a value that descends from a ``grad_leaf`` op (e.g. a gradient
+    penalty's interpolates): a loss differentiates them with ``create_graph=True`` and
+    the step then back-propagates through that gradient. AOTAutograd, which compiled
+    modules run through, has no double backward, so these networks run eager.
+
+    ``calls`` is the graph's calls in order, ``grad_leaf_calls`` those of grad-leaf ops,
+    ``networks`` the network names; returns ``{network: reason}``."""
+    tainted: set[str] = set()
+    eager: dict[str, str] = {}
+    for call in calls:
+        if call in grad_leaf_calls:
+            tainted.update(call.outputs)
+            continue
+        if tainted.intersection(call.inputs):
+            tainted.update(call.outputs)
+            if call.func in networks and call.func not in eager:
+                leaf = next(a for a in call.inputs if a in tainted)
+                eager[call.func] = (
+                    f"eager: differentiated twice through '{leaf}' (torch.compile's "
+                    f"AOTAutograd has no double backward)"
+                )
+    return eager
 
 
 def graphs_compiled() -> int:

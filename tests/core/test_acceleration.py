@@ -9,7 +9,12 @@ import pytest
 import torch
 
 from gan.core import acceleration
-from gan.core.acceleration import choose_compile, choose_precision, graphs_compiled
+from gan.core.acceleration import (
+    choose_compile,
+    choose_precision,
+    graphs_compiled,
+    twice_differentiated,
+)
 from gan.testing import tiny_engine
 
 CPU = torch.device("cpu")
@@ -98,3 +103,15 @@ def test_bench_shows_compile_time_and_recompiles():
     text = render("cgan", result, CPU)
     assert "5.00 steps/s" in text and "warm-up    31.5 s (compiling 6 graphs)" in text
     assert "recompiles during the timed steps: 0" in text
+
+
+def test_gradient_penalty_networks_stay_eager():
+    """AOTAutograd has no double backward: ClusterGAN's critic, which the gradient penalty
+    differentiates through the interpolates, is kept eager (and says why); its generator
+    and encoder are compiled. Compiling happens lazily, so nothing is compiled here."""
+    engine = tiny_engine("clustergan", "train.compile=true")
+    assert set(engine.kept_eager) == {"D"}
+    assert "x_hat" in engine.kept_eager["D"] and "double backward" in engine.kept_eager["D"]
+    assert engine.compiled.value == "compiled" and "D eager" in engine.compiled.reason
+    assert "G" not in engine.kept_eager and "E" not in engine.kept_eager
+    assert twice_differentiated(engine.model.graph.order, frozenset(), {"D"}) == {}
