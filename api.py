@@ -23,6 +23,7 @@ from __future__ import annotations
 from gan.core.components import (
     BuildContext,
     Component,
+    DataContext,
     DataInfo,
     DataSource,
     Draw,
@@ -34,6 +35,7 @@ from gan.core.components import (
     NoParams,
     Op,
     Optimizer,
+    OptimizerContext,
     Params,
     Sampler,
 )
@@ -57,6 +59,7 @@ __all__ = [
     "BuildContext",
     "CheckpointError",
     "Component",
+    "DataContext",
     "DataError",
     "DataInfo",
     "DataSource",
@@ -74,6 +77,7 @@ __all__ = [
     "NodeRef",
     "Op",
     "Optimizer",
+    "OptimizerContext",
     "Params",
     "PluginError",
     "Registry",

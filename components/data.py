@@ -21,7 +21,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from gan.core.components import DataInfo, DataSource
+from gan.core.components import BuildContext, DataContext, DataSource, Params
 from gan.core.data import cache_dir
 from gan.core.errors import DataError
 from gan.core.hooks import hookimpl
@@ -76,11 +76,11 @@ def _torchvision_root_from_idx(folder: Path, dataset_dir: str) -> Path:
     return root
 
 
-def _torchvision_dataset(cls_name: str, dataset_dir: str, spec, split: str):
+def _torchvision_dataset(cls_name: str, dataset_dir: str, source: str, root, download, split):
     import torchvision.datasets as tvd
 
     cls = getattr(tvd, cls_name)
-    folder = Path(spec.root).expanduser() if spec.root else default_root()
+    folder = Path(root).expanduser() if root else default_root()
     train = split == "train"
     if folder.is_dir() and _has_idx(folder):
         try:
@@ -92,12 +92,12 @@ def _torchvision_dataset(cls_name: str, dataset_dir: str, spec, split: str):
                 f"with the original downloads, or set GAN_CACHE to a writable folder."
             ) from None
     else:
-        root, download = folder, spec.download
+        root = folder
     try:
         ds = cls(str(root), train=train, download=download)
     except Exception as exc:
         raise DataError(
-            f"data.source = '{spec.source}': cannot load it from data.root = '{folder}' "
+            f"data.source = '{source}': cannot load it from data.root = '{folder}' "
             f"({type(exc).__name__}: {str(exc).strip().splitlines()[0] if str(exc) else ''}). "
             f"Point data.root at a folder holding the four original IDX files "
             f"(e.g. --set data.root=../shared/data/mnist), or use the offline set with "
@@ -106,26 +106,48 @@ def _torchvision_dataset(cls_name: str, dataset_dir: str, spec, split: str):
     return ds.data.unsqueeze(1).contiguous(), ds.targets.long()
 
 
+class IdxParams(Params):
+    """The ``[data]`` keys an MNIST-like source reads."""
+
+    root: str | None = None
+    download: bool = True
+    image_size: int | None = None
+
+
+class DigitsParams(Params):
+    image_size: int | None = None
+
+
+class ImageFolderParams(Params):
+    root: str | None = None
+    image_size: int | None = None
+    channels: int | None = None
+    skip_unreadable: bool = False
+
+
 @functools.lru_cache(maxsize=8)
 def _cached(source: str, root: str | None, download: bool, split: str):
-    from types import SimpleNamespace
-
-    spec = SimpleNamespace(source=source, root=root, download=download)
     if source == "mnist":
-        return _torchvision_dataset("MNIST", "MNIST", spec, split)
-    return _torchvision_dataset("FashionMNIST", "FashionMNIST", spec, split)
+        return _torchvision_dataset("MNIST", "MNIST", source, root, download, split)
+    return _torchvision_dataset("FashionMNIST", "FashionMNIST", source, root, download, split)
 
 
-def mnist_like(spec, split: str):
-    images, labels = _cached(spec.source, spec.root, spec.download, split)
-    return _resize(images, spec.image_size), labels
+def _idx_source(source: str):
+    """The factory of an MNIST-like source (``mnist`` or ``fashion-mnist``)."""
+
+    def load(p: IdxParams, ctx: DataContext):
+        images, labels = _cached(source, p.root, p.download, ctx.split)
+        return _resize(images, p.image_size), labels
+
+    load.__doc__ = f"{source} from its original IDX files (torchvision's loader)."
+    return load
 
 
-def mnist_info(spec) -> DataInfo:
-    return DataInfo((spec.channels or 1, spec.image_size or 28, spec.image_size or 28), 10)
+def idx_info(p: IdxParams) -> BuildContext:
+    return BuildContext((1, p.image_size or 28, p.image_size or 28), 10)
 
 
-def digits(spec, split: str):
+def digits(p: DigitsParams, ctx: DataContext):
     """scikit-learn's bundled 8×8 handwritten digits (1797 images): works offline."""
     from sklearn.datasets import load_digits
 
@@ -133,15 +155,15 @@ def digits(spec, split: str):
     images = torch.from_numpy(np.round(d.images * (255.0 / 16.0)).astype(np.uint8))
     labels = torch.from_numpy(d.target.astype(np.int64))
     test = torch.arange(len(labels)) % 5 == 0  # a fixed 80/20 split
-    keep = test if split == "test" else ~test
-    return _resize(images[keep].unsqueeze(1), spec.image_size), labels[keep]
+    keep = test if ctx.split == "test" else ~test
+    return _resize(images[keep].unsqueeze(1), p.image_size), labels[keep]
 
 
-def digits_info(spec) -> DataInfo:
-    return DataInfo((spec.channels or 1, spec.image_size or 8, spec.image_size or 8), 10)
+def digits_info(p: DigitsParams) -> BuildContext:
+    return BuildContext((1, p.image_size or 8, p.image_size or 8), 10)
 
 
-def image_folder(spec, split: str):
+def image_folder(spec: ImageFolderParams, ctx: DataContext):
     """A folder of class sub-folders of images (torchvision ImageFolder layout)."""
     from torchvision.datasets import ImageFolder
     from torchvision.transforms.v2 import functional as TF
@@ -231,23 +253,31 @@ def _list_files(root: Path, problems: list[tuple[str, str]], shown: int = 10) ->
     return text + (f" and {more} more" if more > 0 else "")
 
 
-def image_folder_info(spec) -> DataInfo:
+def image_folder_info(spec: ImageFolderParams) -> BuildContext:
     n = 10
     if spec.root and Path(spec.root).expanduser().is_dir():
         with contextlib.suppress(OSError):  # unreadable: loading the data reports it
             n = max(1, sum(1 for p in Path(spec.root).expanduser().iterdir() if p.is_dir()))
     side = spec.image_size or 64
-    return DataInfo((spec.channels or 3, side, side), n)
+    return BuildContext((spec.channels or 3, side, side), n)
 
 
 DATA_SOURCES = [
-    DataSource("mnist", mnist_like, describe=mnist_info, doc="MNIST digits (torchvision)."),
+    DataSource("mnist", _idx_source("mnist"), IdxParams, describe=idx_info, doc="MNIST digits."),
     DataSource(
-        "fashion-mnist", mnist_like, describe=mnist_info, doc="Fashion-MNIST (torchvision)."
+        "fashion-mnist",
+        _idx_source("fashion-mnist"),
+        IdxParams,
+        describe=idx_info,
+        doc="Fashion-MNIST.",
     ),
-    DataSource("digits", digits, describe=digits_info, doc=digits.__doc__ or ""),
+    DataSource("digits", digits, DigitsParams, describe=digits_info, doc=digits.__doc__ or ""),
     DataSource(
-        "image-folder", image_folder, describe=image_folder_info, doc=image_folder.__doc__ or ""
+        "image-folder",
+        image_folder,
+        ImageFolderParams,
+        describe=image_folder_info,
+        doc=image_folder.__doc__ or "",
     ),
 ]
 

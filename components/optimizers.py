@@ -10,7 +10,7 @@ from typing import Annotated, Literal
 import torch
 from pydantic import Field
 
-from gan.core.components import Optimizer, Params
+from gan.core.components import Optimizer, OptimizerContext, Params
 from gan.core.hooks import hookimpl
 
 Beta = Annotated[float, Field(ge=0.0, lt=1.0)]
@@ -47,17 +47,22 @@ class RMSpropParams(Params):
 FUSED_DEVICES = ("cpu", "cuda")
 
 
-def _fusable(parameters: list) -> bool:
+def _fusable(ctx: OptimizerContext) -> bool:
     """Fused kernels need plain floating-point tensors on a CPU or CUDA device.
-    ``parameters`` holds tensors or parameter groups (dicts with ``params``)."""
-    tensors = [t for p in parameters for t in (p["params"] if isinstance(p, dict) else [p])]
+    ``ctx.parameters`` holds tensors or parameter groups (dicts with ``params``)."""
+    if ctx.device.type not in FUSED_DEVICES:
+        return False
+    groups = ctx.parameters
+    tensors = [t for p in groups for t in (p["params"] if isinstance(p, dict) else [p])]
     return all(
-        isinstance(p, torch.Tensor) and p.dtype.is_floating_point and p.device.type in FUSED_DEVICES
+        isinstance(p, torch.Tensor)
+        and p.dtype.is_floating_point
+        and p.device.type == ctx.device.type
         for p in tensors
     )
 
 
-def _impl(params: dict, parameters: list, fused_auto: bool) -> dict:
+def _impl(params: dict, ctx: OptimizerContext, fused_auto: bool) -> dict:
     """torch's flags for ``implementation``. ``auto`` picks the fused kernel where the
     optimizer has one that was measured faster (Adam/AdamW: on a 2-core CPU the step of
     specs/cgan.toml's optimizers fell from 8.8 to 2.3 ms, see bench/results/speed.md);
@@ -65,7 +70,7 @@ def _impl(params: dict, parameters: list, fused_auto: bool) -> dict:
     impl = params.pop("implementation", "auto")
     if impl == "foreach":
         params["foreach"] = True
-    elif impl == "fused" or (impl == "auto" and fused_auto and _fusable(parameters)):
+    elif impl == "fused" or (impl == "auto" and fused_auto and _fusable(ctx)):
         params["fused"] = True
     elif impl == "for-loop":
         params["foreach"] = False
@@ -73,9 +78,8 @@ def _impl(params: dict, parameters: list, fused_auto: bool) -> dict:
 
 
 def _optimizer(cls, fused_auto: bool = False):
-    def build(parameters, **params):
-        parameters = list(parameters)
-        return cls(parameters, **_impl(dict(params), parameters, fused_auto))
+    def build(params: Params, ctx: OptimizerContext) -> torch.optim.Optimizer:
+        return cls(ctx.parameters, **_impl(params.model_dump(), ctx, fused_auto))
 
     build.__doc__ = f"torch.optim.{cls.__name__}"
     return build

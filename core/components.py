@@ -1,15 +1,26 @@
 """Component declarations: what a plugin hands to the registry.
 
-Each declaration couples a ``type`` name (what a spec writes) with a factory and a
-pydantic model of the factory's parameters. The parameter model is validated when the
-spec is loaded, so a misspelt parameter fails before any tensor exists.
+Each declaration couples a ``type`` name (what a spec writes) with a callable and a
+pydantic model of its parameters. The parameter model is validated when the spec is
+resolved, so a misspelt parameter fails before any tensor exists.
+
+Two calling conventions, one per kind of callable:
+
+* **factories** build something once, before training: ``factory(params, ctx)`` with
+  the component's validated params and a context object of its kind: networks and
+  samplers (:class:`BuildContext`), data sources (:class:`DataContext`), optimizers
+  (:class:`OptimizerContext`), metrics (an ``Evaluation``);
+* **functions** run inside every step on tensors: losses ``fn(input, target, **params)``
+  and graph ops ``fn(*args)``. They stay pure functions of named tensors (as in TF-GAN)
+  rather than factories of closures, so that a loss reads as its formula and holds no
+  state to pickle or to forget in a checkpoint.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Annotated, Any, ClassVar
+from typing import Annotated, Any, ClassVar, Literal
 
 import torch
 from pydantic import BaseModel, ConfigDict
@@ -120,27 +131,42 @@ class Op(Component):
 
 
 @dataclass(frozen=True)
-class DataInfo:
-    image_shape: tuple[int, int, int]
-    num_classes: int
+class DataContext:
+    """What a data source's factory is asked for besides its parameters."""
+
+    split: Literal["train", "test"]
+    """The source's own split; ``val`` is carved out of "train" by the core."""
 
 
 @dataclass(frozen=True)
 class DataSource(Component):
-    """``factory(spec: DataSpec, split: str) -> (images uint8 NCHW, labels int64)``.
+    """``factory(params, ctx: DataContext) -> (images uint8 NCHW, labels int64)``.
 
-    ``describe(spec) -> DataInfo`` returns shapes without loading the data, so that
-    ``gan inspect`` and spec validation need no files. It is required: a default shape
-    would let a source that forgot it build networks of the wrong size.
+    ``params`` is the source's own model (e.g. ``root``, ``download``, ``image_size``),
+    filled from the spec's ``[data]`` table; the keys every source shares (``limit``,
+    ``val``, ``range``, ``channels``) are applied by the core, not by the source.
+    ``describe(params) -> BuildContext`` gives shapes and classes without loading the
+    data, so that ``gan inspect`` and spec validation need no files. It is required: a
+    default shape would let a source that forgot it build networks of the wrong size.
     """
 
-    describe: Callable[..., DataInfo] = field(kw_only=True)
+    describe: Callable[..., BuildContext] = field(kw_only=True)
     kind: ClassVar[str] = "data source"
 
 
 @dataclass(frozen=True)
+class OptimizerContext:
+    """What an optimizer's factory builds over: the phase's parameters (tensors, or one
+    group per network where some networks have their own rate) and their device, which
+    decides the fused/foreach implementation."""
+
+    parameters: list[Any]
+    device: torch.device
+
+
+@dataclass(frozen=True)
 class Optimizer(Component):
-    """``factory(parameters, **params) -> torch.optim.Optimizer``."""
+    """``factory(params, ctx: OptimizerContext) -> torch.optim.Optimizer``."""
 
     kind: ClassVar[str] = "optimizer"
 
@@ -156,6 +182,10 @@ class Metric(Component):
 
     kind: ClassVar[str] = "metric"
 
+
+DataInfo = BuildContext
+"""Deprecated alias (one release): data sources now describe themselves with a
+:class:`BuildContext`."""
 
 Draw = Callable[[int, torch.Generator, torch.device], torch.Tensor]
 """What a sampler factory returns: ``draw(batch, generator, device) -> Tensor``."""

@@ -16,9 +16,10 @@ from typing import TYPE_CHECKING
 import torch
 
 if TYPE_CHECKING:
-    from gan.core.resolve import Model
+    from gan.core.resolve import Model, Resolved
+    from gan.core.spec import DataSpec
 
-from gan.core.components import DataSource
+from gan.core.components import DataContext
 from gan.core.errors import DataError, SpecError
 
 
@@ -30,14 +31,15 @@ def cache_dir() -> Path:
 SPLITS = ("train", "val", "test")
 
 
-def load_split(source: DataSource, spec, split: str) -> tuple[torch.Tensor, torch.Tensor]:
+def load_split(source: Resolved, spec: DataSpec, split: str) -> tuple[torch.Tensor, torch.Tensor]:
     """Decode a split and apply ``val``/``limit``/``channels``; uint8 images, int64 labels.
 
     ``val`` is carved out of the source's training split (:func:`validation_indices`), so
     "train" here means the training examples *without* the validation ones."""
     if split not in SPLITS:
         raise DataError(f"Unknown data split '{split}'; use one of {', '.join(SPLITS)}.")
-    images, labels = source.factory(spec, "test" if split == "test" else "train")
+    ctx = DataContext("test" if split == "test" else "train")
+    images, labels = source.component.factory(source.params, ctx)
     if split != "test":
         held_out = validation_indices(len(images), spec.val, spec.val_seed)
         if split == "val" and held_out is None:

@@ -17,7 +17,7 @@ import torch
 from torch import nn
 
 from gan.core import acceleration, schedules
-from gan.core.components import Network, Optimizer
+from gan.core.components import Network, Optimizer, OptimizerContext
 from gan.core.errors import SpecError, TrainingError
 from gan.core.graph import Call
 from gan.core.phase import GradientAverager, PhaseStep
@@ -186,7 +186,7 @@ class Engine:
                 for name in phase.spec.updates
             ]
         try:
-            return comp.factory(groups, **phase.optimizer.params.model_dump())
+            return comp.factory(phase.optimizer.params, OptimizerContext(groups, self.device))
         except (ValueError, TypeError, RuntimeError) as exc:
             raise SpecError(
                 f"phases['{phase.name}'].optimizer (type '{comp.name}'): {exc}. "

@@ -28,7 +28,7 @@ from gan.core.components import (
 from gan.core.errors import SpecError, did_you_mean, known
 from gan.core.graph import DATA_NODES, Graph
 from gan.core.registry import Registry, default_registry
-from gan.core.spec import ComponentSpec, PhaseSpec, Spec
+from gan.core.spec import CORE_DATA_KEYS, ComponentSpec, PhaseSpec, Spec
 
 
 @dataclass(frozen=True)
@@ -80,7 +80,7 @@ class Model:
 
     spec: Spec
     registry: Registry
-    data_source: DataSource
+    data_source: Resolved
     context: BuildContext
     samplers: dict[str, Resolved]
     networks: dict[str, Resolved]
@@ -116,6 +116,34 @@ def validate_params(component: Component, raw: dict[str, Any], where: str) -> Pa
         raise SpecError("\n".join(problems)) from None
 
 
+def data_params(source: DataSource, spec: Spec) -> Params:
+    """The data source's own parameters from the spec's ``[data]`` table.
+
+    The keys every source shares (:data:`CORE_DATA_KEYS`) are the core's. The other keys
+    the spec schema declares (``root``, ``download``, ``image_size``, …) go to the
+    sources that read them and are ignored by the others, so switching a spec to
+    ``data.source=digits`` needs no other change; a key the schema does not declare must
+    be one the source declares, else it is an error with a did-you-mean (a misspelt key
+    never silently does nothing)."""
+    data = spec.data
+    reads = set(source.params.model_fields)
+    extra = dict(data.model_extra or {})
+    unknown = sorted(set(extra) - reads)
+    if unknown:
+        fields = type(data).model_fields
+        keys = ", ".join(sorted(reads)) or "(none)"
+        problems = [
+            f"data.{key}: unknown key for data source '{source.name}'."
+            f"{did_you_mean(key, [*reads, *fields])} Its own keys: {keys}; every "
+            f"source's: {', '.join(sorted(CORE_DATA_KEYS))}."
+            for key in unknown
+        ]
+        raise SpecError("\n".join(problems))
+    raw = {k: getattr(data, k) for k in reads if k in type(data).model_fields}
+    raw.update({k: v for k, v in extra.items() if k in reads})
+    return validate_params(source, raw, "data")
+
+
 def _resolve(registry: Registry, kind, spec: ComponentSpec, where: str) -> Resolved:
     component = registry.get(kind, spec.type, f"{where}.type")
     return Resolved(
@@ -127,8 +155,10 @@ def resolve(spec: Spec, registry: Registry | None = None) -> Model:
     """Resolve a validated spec against the registry; raise SpecError on any problem."""
     registry = registry or default_registry()
     source = registry.get(DataSource, spec.data.source, "data.source")
-    info = source.describe(spec.data)
+    data_source = Resolved(source.name, source, data_params(source, spec))
+    info = source.describe(data_source.params)
     c, h, w = info.image_shape
+    c = spec.data.channels or c  # the core expands single-channel images (core/data.py)
     ctx = BuildContext(image_shape=(int(c), int(h), int(w)), num_classes=info.num_classes)
 
     networks = {
@@ -209,7 +239,7 @@ def resolve(spec: Spec, registry: Registry | None = None) -> Model:
     return Model(
         spec,
         registry,
-        source,
+        data_source,
         ctx,
         samplers,
         networks,

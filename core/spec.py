@@ -115,8 +115,20 @@ class NetworkSpec(ComponentSpec):
     )
 
 
-class DataSpec(Strict):
-    """Where the real examples come from. Batches provide the nodes ``x`` and ``y``."""
+CORE_DATA_KEYS = frozenset({"source", "limit", "range", "val", "val_seed", "channels"})
+"""``[data]`` keys every data source has: the core applies them to what a source loads.
+The other keys belong to the source (declared by its params model, checked when the
+spec is resolved): the built-in sources' keys are declared below for the schema, and a
+plugin's source may read keys of its own."""
+
+
+class DataSpec(BaseModel):
+    """Where the real examples come from. Batches provide the nodes ``x`` and ``y``.
+
+    Extra keys are kept for the source (a plugin's may declare its own); resolving the
+    spec rejects any key the chosen source does not read, with a did-you-mean."""
+
+    model_config = ConfigDict(extra="allow")
 
     source: str = Field("digits", description="Registered data source, e.g. mnist, digits.")
     root: str | None = Field(
@@ -213,8 +225,9 @@ class TrainSpec(Strict):
     )
     compile: bool | Literal["auto"] = Field(
         False,
-        description="Compile each network with torch.compile (Inductor). 'auto': where "
-        "TorchDynamo works and a code generator exists (a GPU, or a C++ compiler).",
+        description="Compile each network with torch.compile (Inductor). 'auto': on a "
+        "CUDA GPU; eager on the CPU, where compiling was measured slower (bench/results/"
+        "speed.md).",
     )
     compile_mode: Literal[
         "default", "reduce-overhead", "max-autotune", "max-autotune-no-cudagraphs"
