@@ -64,8 +64,11 @@ def run_trial(args: argparse.Namespace, trial: str, overrides: list[str]) -> dic
         "load_end": list(os.getloadavg()),
     }
     if proc.returncode != 0:
+        # a run that failed or was stopped (e.g. a diverged trial cut short with SIGTERM:
+        # the trainer saves a checkpoint and exits 143) keeps its curve on record
         record["error"] = (proc.stderr.strip().splitlines() or ["?"])[-1]
-        return record
+        if not (out / "metrics.jsonl").is_file():
+            return record
     train, evals, _ = read_metrics(out / "metrics.jsonl")
     value, step = best_of(evals, args.metric)
     record.update(
