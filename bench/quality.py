@@ -232,7 +232,8 @@ def run_seed(entry: Entry, seed: int, args) -> dict:
         started = (out / "spec.toml").stat().st_mtime
         record["minutes"] = round((train_lines[-1]["time"] - started) / 60, 1)
         record["timing"] = "run folder timestamps (trained outside this script)"
-    record["steps"] = train_lines[-1]["step"] if train_lines else 0
+    # the last step reached: the last log line, or the final evaluation after it
+    record["steps"] = max([r["step"] for r in train_lines[-1:] + evals[-1:]], default=0)
     record["curve"] = [{k: v for k, v in e.items() if k != "split"} for e in evals]
     eval_args = ["eval", str(rel), "--best", "--json", "--set", "eval.split=test"]
     record["eval_command"] = shown(eval_args)

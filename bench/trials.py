@@ -72,7 +72,7 @@ def run_trial(args: argparse.Namespace, trial: str, overrides: list[str]) -> dic
     train, evals, _ = read_metrics(out / "metrics.jsonl")
     value, step = best_of(evals, args.metric)
     record.update(
-        steps=train[-1]["step"] if train else 0,
+        steps=max([r["step"] for r in train[-1:] + evals[-1:]], default=0),
         metric=args.metric,
         best_val=value,
         best_step=step,
