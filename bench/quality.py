@@ -39,7 +39,7 @@ from pathlib import Path
 
 import torch
 
-from gan.training.runinfo import read_metrics
+from gan.training.runinfo import read_run
 
 REPO = Path(__file__).resolve().parent.parent
 DEFAULT_DATA = REPO.parent / "shared" / "data" / "mnist"
@@ -225,15 +225,15 @@ def run_seed(entry: Entry, seed: int, args) -> dict:
         if trained.returncode != 0:
             record["error"] = f"gan run exited {trained.returncode}; see {log}"
             return record
-    train_lines, evals, _ = read_metrics(out / "metrics.jsonl")
+    run = read_run(out)
+    train_lines, evals = run.train, run.evals
     if reused:
         # a run trained elsewhere with this command (e.g. a queued nohup job): its
         # minutes come from the run folder's own timestamps; the load was not seen here
         started = (out / "spec.toml").stat().st_mtime
         record["minutes"] = round((train_lines[-1]["time"] - started) / 60, 1)
         record["timing"] = "run folder timestamps (trained outside this script)"
-    # the last step reached: the last log line, or the final evaluation after it
-    record["steps"] = max([r["step"] for r in train_lines[-1:] + evals[-1:]], default=0)
+    record["steps"] = run.last_step  # the last log line's, or the final evaluation's
     record["curve"] = [{k: v for k, v in e.items() if k != "split"} for e in evals]
     eval_args = ["eval", str(rel), "--best", "--json", "--set", "eval.split=test"]
     record["eval_command"] = shown(eval_args)

@@ -24,7 +24,7 @@ import time
 from pathlib import Path
 
 from gan.core.spec import load_spec
-from gan.training.runinfo import read_metrics
+from gan.training.runinfo import read_run
 
 REPO = Path(__file__).resolve().parent.parent
 DEFAULT_DATA = REPO.parent / "shared" / "data" / "mnist"
@@ -69,14 +69,14 @@ def run_trial(args: argparse.Namespace, trial: str, overrides: list[str]) -> dic
         record["error"] = (proc.stderr.strip().splitlines() or ["?"])[-1]
         if not (out / "metrics.jsonl").is_file():
             return record
-    train, evals, _ = read_metrics(out / "metrics.jsonl")
-    value, step = best_of(evals, args.metric)
+    run = read_run(out)
+    value, step = best_of(run.evals, args.metric)
     record.update(
-        steps=max([r["step"] for r in train[-1:] + evals[-1:]], default=0),
+        steps=run.last_step,
         metric=args.metric,
         best_val=value,
         best_step=step,
-        curve=[{"step": e["step"], args.metric: e.get(args.metric)} for e in evals],
+        curve=[{"step": e["step"], args.metric: e.get(args.metric)} for e in run.evals],
     )
     return record
 

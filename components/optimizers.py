@@ -52,8 +52,7 @@ def _fusable(ctx: OptimizerContext) -> bool:
     ``ctx.parameters`` holds tensors or parameter groups (dicts with ``params``)."""
     if ctx.device.type not in FUSED_DEVICES:
         return False
-    groups = ctx.parameters
-    tensors = [t for p in groups for t in (p["params"] if isinstance(p, dict) else [p])]
+    tensors = [t for p in ctx.parameters for t in (p["params"] if isinstance(p, dict) else [p])]
     return all(
         isinstance(p, torch.Tensor)
         and p.dtype.is_floating_point

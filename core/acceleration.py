@@ -101,17 +101,25 @@ def choose_compile(requested: bool | str, device: torch.device) -> Choice:
     )
 
 
-def compile_networks(networks: nn.ModuleDict, mode: str, keep_eager: dict[str, str]) -> None:
+def compile_networks(
+    networks: nn.ModuleDict, mode: str, choice: Choice, keep_eager: dict[str, str]
+) -> Choice:
     """Compile each network in place (``nn.Module.compile``): parameter names and
     state dicts are unchanged, so checkpoints move freely between eager and compiled
     runs. The plan switches ``requires_grad`` per phase; Dynamo guards on it, so each
     network compiles once per combination it meets (a handful), then never again.
 
     ``keep_eager`` names the networks that must stay eager, with the reason (see
-    :func:`twice_differentiated`)."""
+    :func:`twice_differentiated`); the returned choice is ``choice`` with those named
+    beside its reason ("eager" where no network is left to compile)."""
     for name, net in networks.items():
         if name not in keep_eager:
             net.compile(mode=None if mode == "default" else mode)
+    if not keep_eager:
+        return choice
+    kept = "; ".join(f"{n} {why}" for n, why in keep_eager.items())
+    value = "eager" if set(keep_eager) == set(networks) else "compiled"
+    return Choice(value, f"{choice.reason}; {kept}")
 
 
 def twice_differentiated(calls, grad_leaf_calls, networks) -> dict[str, str]:

@@ -140,11 +140,9 @@ class Engine:
             self.kept_eager = acceleration.twice_differentiated(
                 model.graph.order, self._leaf_calls, set(model.networks)
             )
-            acceleration.compile_networks(self.networks, spec.train.compile_mode, self.kept_eager)
-            if self.kept_eager:  # say which networks stayed eager, and why, beside the choice
-                kept = "; ".join(f"{n} {why}" for n, why in self.kept_eager.items())
-                value = "eager" if set(self.kept_eager) == set(self.networks) else "compiled"
-                self.compiled = acceleration.Choice(value, f"{self.compiled.reason}; {kept}")
+            self.compiled = acceleration.compile_networks(
+                self.networks, spec.train.compile_mode, self.compiled, self.kept_eager
+            )
         self._amp = self.precision.value != "fp32"
         self._autocast_dtype = torch.bfloat16 if self.precision.value == "bf16" else torch.float16
         self.scaler = (

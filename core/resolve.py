@@ -126,11 +126,11 @@ def data_params(source: DataSource, spec: Spec) -> Params:
     be one the source declares, else it is an error with a did-you-mean (a misspelt key
     never silently does nothing)."""
     data = spec.data
+    fields = type(data).model_fields
     reads = set(source.params.model_fields)
     extra = dict(data.model_extra or {})
     unknown = sorted(set(extra) - reads)
     if unknown:
-        fields = type(data).model_fields
         keys = ", ".join(sorted(reads)) or "(none)"
         problems = [
             f"data.{key}: unknown key for data source '{source.name}'."
@@ -139,7 +139,7 @@ def data_params(source: DataSource, spec: Spec) -> Params:
             for key in unknown
         ]
         raise SpecError("\n".join(problems))
-    raw = {k: getattr(data, k) for k in reads if k in type(data).model_fields}
+    raw = {k: getattr(data, k) for k in reads if k in fields}
     raw.update({k: v for k, v in extra.items() if k in reads})
     return validate_params(source, raw, "data")
 

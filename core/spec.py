@@ -126,7 +126,8 @@ class DataSpec(BaseModel):
     """Where the real examples come from. Batches provide the nodes ``x`` and ``y``.
 
     Extra keys are kept for the source (a plugin's may declare its own); resolving the
-    spec rejects any key the chosen source does not read, with a did-you-mean."""
+    spec rejects an extra key the chosen source does not declare, with a did-you-mean.
+    The keys declared here go to the sources that read them (core/resolve.py)."""
 
     model_config = ConfigDict(extra="allow")
 
