@@ -3,6 +3,7 @@
     python bench/trials.py --name clustergan_fast --spec specs/clustergan_fast.toml \\
         --metric kmeans/purity --set train.steps=6000 \\
         --trial base --trial "bf16:train.precision=bf16"
+    python bench/trials.py --name clustergan_fast --plot     # redraw trials_<name>.png
 
 Each trial is the spec plus its own ``--set`` overrides (``;``-separated after the
 trial's name). It is trained with ``gan run`` (one at a time: two side by side would
@@ -81,12 +82,41 @@ def run_trial(args: argparse.Namespace, trial: str, overrides: list[str]) -> dic
     return record
 
 
+def plot(store: Path, path: Path) -> None:
+    """Every trial's validation curve (metric against generator step) in one figure,
+    so recipes are compared per step whatever device or load each ran under."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    records = [json.loads(line) for line in store.read_text().splitlines() if line.strip()]
+    fig, ax = plt.subplots(figsize=(7, 4.5))
+    metric = None
+    for r in records:
+        metric = r.get("metric") or metric
+        points = [(c["step"], c.get(metric)) for c in r.get("curve", [])]
+        points = [(s, v) for s, v in points if v is not None]
+        if points:
+            steps, values = [s for s, _ in points], [v for _, v in points]
+            ax.plot(steps, values, marker=".", label=f"{r['trial']} ({r.get('best_val')})")
+    ax.set_xlabel("generator step")
+    ax.set_ylabel(f"validation {metric}")
+    ax.set_title(store.stem)
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=7)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+
+
 def main(argv: list[str] | None = None) -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--name", required=True, help="the search's name: trials_<name>.jsonl")
-    p.add_argument("--spec", required=True)
-    p.add_argument("--metric", required=True, help="validation metric, e.g. kmeans/purity")
-    p.add_argument("--trial", action="append", required=True, help="name[:k=v;k=v]")
+    p.add_argument("--plot", action="store_true", help="only draw trials_<name>.png")
+    p.add_argument("--spec")
+    p.add_argument("--metric", help="validation metric, e.g. kmeans/purity")
+    p.add_argument("--trial", action="append", help="name[:k=v;k=v]")
     p.add_argument("--set", action="append", help="--set for every trial (e.g. the budget)")
     p.add_argument("--data", default=str(DEFAULT_DATA))
     p.add_argument("--source", default="mnist")
@@ -94,6 +124,11 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--out", default=str(REPO / "bench" / "results"))
     args = p.parse_args(argv)
     store = Path(args.out) / f"trials_{args.name}.jsonl"
+    if args.plot:
+        plot(store, store.with_suffix(".png"))
+        return
+    if not (args.spec and args.metric and args.trial):
+        p.error("--spec, --metric and --trial are required to run trials")
     store.parent.mkdir(parents=True, exist_ok=True)
     for text in args.trial:
         trial, overrides = parse_trial(text)
@@ -103,6 +138,7 @@ def main(argv: list[str] | None = None) -> None:
             f.write(json.dumps(record) + "\n")
         shown = {k: v for k, v in record.items() if k != "curve"}
         print(json.dumps(shown), flush=True)
+    plot(store, store.with_suffix(".png"))
 
 
 if __name__ == "__main__":

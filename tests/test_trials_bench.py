@@ -25,3 +25,15 @@ def test_best_validation_value_and_its_step():
     ]
     assert trials.best_of(evals, "kmeans/purity") == (0.74, 2000)
     assert trials.best_of(evals, "cluster/acc") == (None, None)
+
+
+def test_plot_draws_every_trials_curve(tmp_path):
+    store = tmp_path / "trials_x.jsonl"
+    rows = [
+        {"trial": "a", "metric": "m", "best_val": 0.5, "curve": [{"step": 1, "m": 0.5}]},
+        {"trial": "b", "metric": "m", "error": "stopped", "curve": [{"step": 1, "m": None}]},
+    ]
+    store.write_text("".join(trials.json.dumps(r) + "\n" for r in rows))
+    trials.main(["--name", "x", "--plot", "--out", str(tmp_path)])
+    png = tmp_path / "trials_x.png"
+    assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
