@@ -14,6 +14,8 @@ from pathlib import Path
 import torch
 from torch import nn
 
+from gan.core.errors import SpecError
+
 __all__ = [
     "Choice",
     "choose_compile",
@@ -65,14 +67,20 @@ def cpu_has_native_bf16() -> tuple[bool, str]:
 
 def choose_precision(requested: str, device: torch.device) -> Choice:
     """``train.precision``: an explicit choice is kept; ``auto`` picks bf16 where the
-    hardware computes it natively (a GPU with bf16, a CPU with AVX512-BF16/AMX) and fp32
-    elsewhere, where emulated bf16 would be slower than fp32."""
+    hardware computes it natively *and* it was measured faster for the shipped models:
+    a CPU with AVX512-BF16/AMX (1.65–1.92×, bench/results/speed.md). On a CUDA GPU
+    ``auto`` stays fp32: on an H100 the five models' steps are launch-bound (a few
+    milliseconds of small kernels), and autocast's casts made them 0.82–0.94× as fast
+    (bench/results/speed_gpu.md, 2026-11-26); ``bf16`` still selects it explicitly, for
+    networks large enough to gain."""
     if requested != "auto":
         return Choice(requested, "set in the spec")
     if device.type == "cuda":
-        if torch.cuda.is_bf16_supported(including_emulation=False):
-            return Choice("bf16", f"auto: {torch.cuda.get_device_name(device)} computes bf16")
-        return Choice("fp32", "auto: this GPU has no native bf16")
+        return Choice(
+            "fp32",
+            "auto: fp32 on the GPU (bf16 autocast measured 0.82-0.94x on an H100 for the "
+            "shipped models; set train.precision = 'bf16' to use it anyway)",
+        )
     if device.type == "cpu":
         native, isa = cpu_has_native_bf16()
         if native:
@@ -82,23 +90,35 @@ def choose_precision(requested: str, device: torch.device) -> Choice:
 
 
 def choose_compile(requested: bool | str, device: torch.device) -> Choice:
-    """``train.compile``: ``auto`` compiles on a CUDA GPU where TorchDynamo works, and
-    stays eager on the CPU, where compiling was measured slower for 4 of the 5 shipped
-    models (0.85–0.95×; 1.27× for CGAN: bench/results/speed.md, 2026-11-26): their
-    steps are either oneDNN/MKL kernels that Inductor calls unchanged, or short enough
-    that a compiled module's guard and autograd-wrapper cost per call outweighs the
-    fusions. ``true`` compiles anyway (where a C++ compiler exists)."""
+    """``train.compile``: ``auto`` stays eager, because compiling was measured slower
+    wherever it was measured: on the CPU for 4 of the 5 shipped models (0.85–0.95×;
+    1.27× for CGAN: bench/results/speed.md), where their steps are oneDNN/MKL kernels
+    that Inductor calls unchanged or too short to repay a compiled module's guards; and
+    on an H100 for all four that compiled (0.73–0.90×, bench/results/speed_gpu.md), where
+    ClusterGAN's compile also failed inside torch 2.11's convolution backward. ``true``
+    compiles anyway (where a C++ compiler exists)."""
     if requested != "auto":  # a bool from the spec
         return Choice("compiled" if requested else "eager", "set in the spec")
-    if not getattr(torch._dynamo, "is_dynamo_supported", lambda: True)():
-        return Choice("eager", "auto: torch.compile is not supported on this Python")
-    if device.type == "cuda":
-        return Choice("compiled", "auto: torch.compile with Inductor on the GPU")
     return Choice(
         "eager",
         f"auto: eager on {device.type} (compiled networks measured slower on the CPU for "
-        "4 of 5 models; set train.compile = true to compile anyway)",
+        "4 of 5 models and on an H100 for all; set train.compile = true to compile anyway)",
     )
+
+
+def refuse_cuda_graphs(mode: str, device: torch.device) -> None:
+    """``compile_mode = "reduce-overhead"`` replays CUDA graphs into fixed output memory,
+    and every GAN step calls a network more than once (D on real and on fake images):
+    the second call overwrites the first's output while the step still needs it. On an
+    H100 (torch 2.11) it failed for every shipped model, also with each output cloned as
+    it left the compiled forward; a clear refusal beats a crash mid-run."""
+    if mode == "reduce-overhead" and device.type == "cuda":
+        raise SpecError(
+            "train.compile_mode = 'reduce-overhead' (CUDA graphs) does not work with this "
+            "engine's steps: a network called twice in one step has its first output "
+            "overwritten by the second replay. Use train.compile_mode = 'default' (or "
+            "'max-autotune-no-cudagraphs')."
+        )
 
 
 def compile_networks(

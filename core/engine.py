@@ -137,6 +137,7 @@ class Engine:
         self.compiled = acceleration.choose_compile(spec.train.compile, self.device)
         self.kept_eager: dict[str, str] = {}
         if self.compiled.value == "compiled":
+            acceleration.refuse_cuda_graphs(spec.train.compile_mode, self.device)
             self.kept_eager = acceleration.twice_differentiated(
                 model.graph.order, self._leaf_calls, set(model.networks)
             )

@@ -220,21 +220,22 @@ class TrainSpec(Strict):
     device: Literal["auto", "cpu", "cuda"] = "auto"
     precision: Literal["fp32", "bf16", "fp16", "auto"] = Field(
         "fp32",
-        description="Autocast dtype of forward passes. 'auto': bf16 where the hardware "
-        "computes it natively (a GPU with bf16, a CPU with AVX512-BF16 or AMX), fp32 "
-        "elsewhere; `gan bench` says which was chosen and why.",
+        description="Autocast dtype of forward passes. 'auto': bf16 on a CPU with "
+        "AVX512-BF16 or AMX, fp32 elsewhere (on a GPU too, where bf16 was measured slower "
+        "for the shipped models); `gan bench` says which was chosen and why.",
     )
     compile: bool | Literal["auto"] = Field(
         False,
-        description="Compile each network with torch.compile (Inductor). 'auto': on a "
-        "CUDA GPU; eager on the CPU, where compiling was measured slower (bench/results/"
-        "speed.md).",
+        description="Compile each network with torch.compile (Inductor). 'auto': eager, "
+        "as compiling was measured slower on the CPU and on an H100 (bench/results/"
+        "speed.md, speed_gpu.md).",
     )
     compile_mode: Literal[
         "default", "reduce-overhead", "max-autotune", "max-autotune-no-cudagraphs"
     ] = Field(
         "default",
-        description="torch.compile mode; 'reduce-overhead' uses CUDA graphs on GPUs.",
+        description="torch.compile mode. 'reduce-overhead' (CUDA graphs) is refused on a "
+        "GPU: a network called twice per step has its first output overwritten.",
     )
     sync_batchnorm: bool = Field(
         False,

@@ -15,6 +15,7 @@ from gan.core.acceleration import (
     graphs_compiled,
     twice_differentiated,
 )
+from gan.core.errors import SpecError
 from gan.testing import tiny_engine
 
 CPU = torch.device("cpu")
@@ -55,7 +56,21 @@ def test_auto_compile_is_eager_on_the_cpu_and_explicit_choices_stand():
     assert choose_compile(True, CPU).value == "compiled"
     choice = choose_compile("auto", CPU)
     assert choice.value == "eager" and "measured slower" in choice.reason
-    assert choose_compile("auto", torch.device("cuda")).value == "compiled"
+    # measured on an H100 (bench/results/speed_gpu.md): compiled 0.73-0.90x, or failing
+    assert choose_compile("auto", torch.device("cuda")).value == "eager"
+
+
+def test_auto_precision_is_fp32_on_a_gpu_where_bf16_was_measured_slower():
+    choice = choose_precision("auto", torch.device("cuda"))
+    assert choice.value == "fp32" and "0.82-0.94x" in choice.reason
+    assert choose_precision("bf16", torch.device("cuda")).value == "bf16"
+
+
+def test_cuda_graphs_are_refused_on_a_gpu_with_the_fix_named():
+    acceleration.refuse_cuda_graphs("reduce-overhead", CPU)  # no CUDA graphs on the CPU
+    acceleration.refuse_cuda_graphs("default", torch.device("cuda"))
+    with pytest.raises(SpecError, match="compile_mode = 'default'"):
+        acceleration.refuse_cuda_graphs("reduce-overhead", torch.device("cuda"))
 
 
 def _losses(engine, steps: int) -> list[dict[str, float]]:
