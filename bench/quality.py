@@ -63,6 +63,7 @@ class Entry:
     extra: list[str] = field(default_factory=list)  # further metrics shown
     notes: str = ""
     source: str = "mnist"  # data.source; its IDX folder is --data's sibling of that name
+    second: str | None = None  # a validation metric drawn in a panel under the main one
 
 
 MODELS = [
@@ -114,6 +115,7 @@ MODELS = [
         as_error=True,
         overrides=["train.steps=200000", "train.max_minutes=60", "eval.every=2500"],
         extra=["cluster/acc", "cluster/nmi", "cluster/clusters_used", "cluster/entropy"],
+        second="cluster/clusters_used",  # the collapse shows as clusters in use < 16
         notes="60 minutes of batch 64 (the issue's budget; the steps reached are "
         "recorded), the reference port's recipe (spec comments). Error by the paper's "
         "protocol: each cluster takes the label of its most confident validation image.",
@@ -268,7 +270,10 @@ def plot_curves(entry: Entry, records: list[dict], path: Path) -> bool:
     import matplotlib.pyplot as plt
 
     newest = {(r.get("variant", ""), r["seed"]): r for r in records}
-    fig, ax = plt.subplots(figsize=(6, 3.6), dpi=110)
+    if entry.second:
+        fig, (ax, below) = plt.subplots(2, 1, figsize=(6, 5.2), dpi=110, sharex=True)
+    else:
+        fig, ax = plt.subplots(figsize=(6, 3.6), dpi=110)
     drawn = False
     for (variant, seed), r in sorted(newest.items()):
         points = [(c["step"], c[entry.metric]) for c in r.get("curve", []) if entry.metric in c]
@@ -277,14 +282,22 @@ def plot_curves(entry: Entry, records: list[dict], path: Path) -> bool:
         steps, values = zip(*points, strict=True)
         if entry.as_error:
             values = tuple(100 * (1 - v) for v in values)
-        ax.plot(
-            steps, values, marker=".", label=f"seed {seed}" + (f", {variant}" if variant else "")
-        )
+        label = f"seed {seed}" + (f", {variant}" if variant else "")
+        line = ax.plot(steps, values, marker=".", label=label)[0]
         drawn = True
+        if entry.second:
+            extra = [(c["step"], c[entry.second]) for c in r["curve"] if entry.second in c]
+            if extra:
+                below.plot(*zip(*extra, strict=True), marker=".", color=line.get_color())
     if not drawn:
         plt.close(fig)
         return False
-    ax.set_xlabel("training step")
+    if entry.second:
+        below.set_xlabel("training step")
+        below.set_ylabel(entry.second)
+        below.grid(alpha=0.3)
+    if not entry.second:
+        ax.set_xlabel("training step")
     ax.set_ylabel(("error % " if entry.as_error else "") + f"{entry.metric} (validation)")
     target = 100 * (1 - entry.target) if entry.as_error else entry.target
     ax.axhline(target, color="grey", linestyle="--", linewidth=1, label="target")

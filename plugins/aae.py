@@ -17,6 +17,10 @@ Two model families live here:
   The encoder q(y, z | x) outputs cluster logits y (a softmax is applied in the graph) and
   a style code z; two adversaries impose a categorical prior on y and a Gaussian on z.
 
+One loss lives here too, ``aae.marginal_entropy_gap``: a batch balance term for the
+clustering AAE, not in the paper, used by ``specs/aae_clustering_fast.toml`` (its comment
+says why).
+
 Every discriminator returns a *logit* (no sigmoid): the specs use ``bce_logits``, the
 numerically stable form of the seed's ``Sigmoid`` + ``BCELoss``.
 
@@ -33,7 +37,7 @@ import torch
 from pydantic import Field
 from torch import nn
 
-from gan.api import BuildContext, Network, Params, hookimpl
+from gan.api import BuildContext, Loss, Network, Params, hookimpl
 
 # -- the Gaussian-prior AAE of the seed ------------------------------------------------
 
@@ -198,6 +202,26 @@ class CodeDiscriminator(nn.Module):
 
     def forward(self, code: torch.Tensor) -> torch.Tensor:
         return self.net(code.flatten(1))
+
+
+def marginal_entropy_gap(input: torch.Tensor, target: object = None) -> torch.Tensor:
+    """log K − H(E_batch[q(y | x)]): how far the batch's *average* cluster distribution is
+    from uniform (0 when every cluster takes an equal share, log K when one takes all).
+
+    Not in the paper: a balance term of the kind CatGAN (Springenberg 2016, the
+    marginal-entropy term) and IMSAT use. The paper's categorical adversary sees one
+    code at a time, so at a collapse — every image at one vertex — its gradient is the
+    same for the whole batch and moves the batch to another vertex together (the
+    hopping measured in bench/quality_analysis.md); this term sees the batch and pushes
+    images apart. ``input`` is the softmax q(y | x), shape (N, K)."""
+    marginal = input.float().mean(dim=0)
+    entropy = -(marginal * torch.log(marginal.clamp_min(1e-12))).sum()
+    return math.log(input.shape[1]) - entropy
+
+
+@hookimpl
+def gan_losses() -> list[Loss]:
+    return [Loss("aae.marginal_entropy_gap", marginal_entropy_gap)]
 
 
 @hookimpl
