@@ -212,7 +212,7 @@ def test_clustering_spec_initialises_weights_as_the_reference_port():
         for m in engine.networks[name].modules():
             if isinstance(m, torch.nn.Linear):
                 assert abs(float(m.weight.detach().std()) - 0.01) < 0.002, name
-                assert float(m.bias.abs().max()) == 0.0, name
+                assert float(m.bias.detach().abs().max()) == 0.0, name
 
 
 def test_clustering_adversaries_see_noisy_codes():
