@@ -17,13 +17,25 @@ from torch.utils.flop_counter import FlopCounterMode
 Step = Callable[[], None]
 
 
-def timed_window(step: Step, seconds: float, min_steps: int) -> float:
-    """Steps per second over one window: at least ``min_steps`` steps and ``seconds``."""
+def timed_window(
+    step: Step, seconds: float, min_steps: int, sync: Callable[[], None] | None = None
+) -> float:
+    """Steps per second over one window: at least ``min_steps`` steps and ``seconds``.
+
+    ``sync`` (e.g. ``torch.cuda.synchronize``) waits for queued device work: called at
+    the window's ends, so the clock counts that work, and every 10 steps, so the host
+    cannot run far ahead of the device and end the window early."""
+    if sync is not None:
+        sync()
     start = time.perf_counter()
     n = 0
     while n < min_steps or time.perf_counter() - start < seconds:
         step()
         n += 1
+        if sync is not None and n % 10 == 0:
+            sync()
+    if sync is not None:
+        sync()
     return n / (time.perf_counter() - start)
 
 

@@ -309,7 +309,7 @@ def plot_curves(entry: Entry, records: list[dict], path: Path) -> bool:
         below.set_xlabel("training step")
         below.set_ylabel(entry.second)
         below.grid(alpha=0.3)
-    if not entry.second:
+    else:
         ax.set_xlabel("training step")
     ax.set_ylabel(("error % " if entry.as_error else "") + f"{entry.metric} (validation)")
     target = 100 * (1 - entry.target) if entry.as_error else entry.target

@@ -6,8 +6,8 @@
 Run on a lent GPU machine (the ``device`` tool); nothing in CI needs one. For each model
 (its spec's batch size and networks), in one process, the variants are built on the same
 data and timed in interleaved windows with a ``torch.cuda.synchronize`` at each window's
-ends only (a per-section sync, as ``gan bench`` does to split the time, would serialise
-the GPU's queue and understate it):
+ends and every 10 steps, never within a step (a per-section sync, as ``gan bench`` does
+to split the time, would serialise the GPU's queue and understate it):
 
 * ``fp32``      the engine as the spec has it;
 * ``bf16``      ``train.precision = "bf16"`` (autocast);
@@ -36,6 +36,10 @@ import traceback
 from pathlib import Path
 
 import torch
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+import measure
 
 from gan.core.acceleration import graphs_compiled
 from gan.core.data import load_data
@@ -77,26 +81,19 @@ def sync(device: torch.device) -> None:
 
 
 def window(step, device: torch.device, seconds: float, min_steps: int = 3) -> float:
-    """Steps per second over one window of at least ``min_steps`` steps and ``seconds``;
-    the clock is read after a synchronize, so queued GPU work is counted."""
-    sync(device)
-    start, n = time.perf_counter(), 0
-    while n < min_steps or time.perf_counter() - start < seconds:
-        step()
-        n += 1
-        if n % 10 == 0:
-            sync(device)
-    sync(device)
-    return n / (time.perf_counter() - start)
+    """Steps/s over one window, device work included (measure.timed_window)."""
+    return measure.timed_window(step, seconds, min_steps, lambda: sync(device))
 
 
-def build(name: str, args: argparse.Namespace, variants: dict, device: torch.device) -> dict:
-    """Engines of one model's variants on one copy of the data, or each one's error;
-    under ``"batch_size"``, the spec's."""
+def build(
+    name: str, args: argparse.Namespace, variants: dict, device: torch.device
+) -> tuple[int, dict]:
+    """The spec's batch size, and the engines of one model's variants on one copy of
+    the data (or each one's error)."""
     base = [f"data.root={json.dumps(str(args.data_root))}", f"train.device={args.device}"]
     spec = load_spec(REPO / "specs" / f"{name}.toml", base)
     data = load_data(resolve(spec))
-    engines: dict = {"batch_size": spec.train.batch_size}
+    engines: dict = {}
     for variant, extra in variants.items():
         try:
             engine = make_engine(
@@ -106,15 +103,13 @@ def build(name: str, args: argparse.Namespace, variants: dict, device: torch.dev
             engines[variant] = engine
         except Exception as exc:  # recorded; the other variants still run
             engines[variant] = exc
-    return engines
+    return spec.train.batch_size, engines
 
 
 def time_variants(engines: dict, args: argparse.Namespace, device: torch.device) -> dict:
     rows: dict = {}
     live = {}
     for variant, engine in engines.items():
-        if variant == "batch_size":
-            continue
         if isinstance(engine, Exception):
             rows[variant] = {"error": f"{type(engine).__name__}: {engine}"}
             continue
@@ -228,9 +223,9 @@ def main(argv: list[str] | None = None) -> dict:
     }
     for name in args.models:  # eager first: a compile that hangs cannot cost these
         eager = {k: v for k, v in EAGER.items() if k in args.variants}
-        engines = build(name, args, eager, device)
+        batch_size, engines = build(name, args, eager, device)
         result["models"][name] = {
-            "batch_size": engines["batch_size"],
+            "batch_size": batch_size,
             "variants": time_variants(engines, args, device),
         }
         del engines
@@ -247,7 +242,7 @@ def main(argv: list[str] | None = None) -> dict:
             if time.perf_counter() > deadline:
                 variants[variant] = {"skipped": "the compile budget was spent"}
                 continue
-            engines = build(name, args, {variant: extra}, device)
+            _, engines = build(name, args, {variant: extra}, device)
             variants.update(time_variants(engines, args, device))
             del engines
             print(name, variant, json.dumps(variants[variant]), flush=True)
