@@ -547,7 +547,10 @@ def extend(
     """``extends = "base"``: the base spec (a shipped short name, or a path relative to
     the extending file) deep-merged under ``data``. Tables merge key by key, everything
     else (arrays included) replaces; a component table (``[networks.G]`` …) whose
-    ``type`` changes replaces the base's table instead of merging with it."""
+    ``type`` changes replaces the base's table instead of merging with it. A table given
+    where the base has an array of named tables (``[phases.generator]`` against the
+    base's ``[[phases]]``) patches those items by name, as ``--set phases.NAME.key=…``
+    does, so a variant that changes one phase need not restate the others."""
     if "extends" not in data:
         return data
     data = dict(data)
@@ -563,11 +566,13 @@ def extend(
         raise SpecError(f"{source}: extends = '{base_name}' makes a cycle: {chain}.")
     if len(seen) > MAX_EXTENDS:
         raise SpecError(f"{source}: more than {MAX_EXTENDS} specs extend each other.")
-    return merge(read_spec_data(path, seen), data)
+    return merge(read_spec_data(path, seen), data, source)
 
 
-def merge(base: Any, over: Any) -> Any:
+def merge(base: Any, over: Any, source: str = "spec", where: str = "") -> Any:
     """``over`` deep-merged onto ``base`` (see :func:`extend`)."""
+    if isinstance(base, list) and isinstance(over, dict) and _named_items(base):
+        return _patch_by_name(base, over, source, where)
     if not isinstance(base, dict) or not isinstance(over, dict):
         return over
     out = dict(base)
@@ -578,7 +583,39 @@ def merge(base: Any, over: Any) -> Any:
             and "type" in value
             and value["type"] != (old.get("type") if isinstance(old, dict) else None)
         )
-        out[key] = value if retyped else merge(old, value) if key in out else value
+        path = f"{where}.{key}" if where else str(key)
+        out[key] = value if retyped else merge(old, value, source, path) if key in out else value
+    return out
+
+
+def _named_items(items: list[Any]) -> bool:
+    return bool(items) and all(
+        isinstance(i, dict) and isinstance(i.get("name"), str) for i in items
+    )
+
+
+def _patch_by_name(
+    items: list[dict[str, Any]], patches: dict[str, Any], source: str, where: str
+) -> list[Any]:
+    """The base's named items with ``patches[name]`` merged into each; the order and
+    the items not named are the base's. A name the base lacks is an error: a new item
+    has no place in the order, so the whole array must be spelled out instead."""
+    names = [item["name"] for item in items]
+    out = list(items)
+    for name, patch in patches.items():
+        if name not in names:
+            raise SpecError(
+                f"{source}: [{where}.{name}] patches an item of the base's {where}, which has "
+                f"{', '.join(names)}.{did_you_mean(str(name), names)} To add or reorder items, "
+                f"write the whole array ([[{where}]] …) instead."
+            )
+        if not isinstance(patch, dict):
+            raise SpecError(
+                f"{source}: {where}.{name} = {_shown(patch)} must be a table of keys to change, "
+                f"e.g. [{where}.{name}] with lr = 1e-3 under it."
+            )
+        i = names.index(name)
+        out[i] = merge(out[i], patch, source, f"{where}.{name}")
     return out
 
 

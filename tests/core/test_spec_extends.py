@@ -1,6 +1,7 @@
 """Spec reuse: `extends` deep-merges a base spec (tables merge, arrays replace, a component
-table with a new `type` replaces the base's), and `${table.key}` references (or sums of
-them) derive sizes from other entries instead of hand-summed numbers."""
+table with a new `type` replaces the base's, a table patches the base's phases by name),
+and `${table.key}` references (or sums of them) derive sizes from other entries instead
+of hand-summed numbers."""
 
 from __future__ import annotations
 
@@ -47,6 +48,51 @@ def test_extends_a_path_merges_tables_and_replaces_arrays(tmp_path):
     assert spec.networks["G"].type == base.networks["G"].type  # merged into the base table
     assert spec.networks["G"].hidden == 64
     assert [p.name for p in spec.phases] == ["discriminator"]  # arrays replace
+
+
+def test_a_table_patches_the_base_phases_by_name(tmp_path):
+    (tmp_path / "child.toml").write_text(
+        'extends = "bigan"\nname = "child"\n'
+        "[phases.generator]\noptimizer = { lr = 1e-3 }\nlosses = { eg_real = 1.0 }\n"
+    )
+    spec, base = load_spec(tmp_path / "child.toml"), load_spec("bigan")
+    assert [p.name for p in spec.phases] == [p.name for p in base.phases]  # order kept
+    g, g0 = _phase(spec, "generator"), _phase(base, "generator")
+    assert g.optimizer.lr == 1e-3 and g.optimizer.type == g0.optimizer.type
+    assert g.optimizer.lr != g0.optimizer.lr
+    assert g.losses == {**g0.losses, "eg_real": 1.0} != g0.losses  # merged, not replaced
+    others = [p for p in spec.phases if p.name != "generator"]
+    assert others == [p for p in base.phases if p.name != "generator"]
+
+
+def test_the_fast_aae_recipes_differ_from_the_port_only_where_named():
+    fast, port = load_spec("aae_clustering_fast"), load_spec("aae_clustering")
+    for phase, phase0 in zip(fast.phases, port.phases, strict=True):
+        assert phase.optimizer.lr == 1e-3 and phase0.optimizer.lr == 1e-4
+        assert phase.optimizer.betas == phase0.optimizer.betas == [0.1, 0.999]
+        assert phase.clip_grad_norm == phase0.clip_grad_norm == 5.0
+    generator = _phase(port, "generator").losses
+    assert _phase(fast, "generator").losses == {**generator, "balance": 1.0}
+    thirty = load_spec("aae_clustering30_fast")
+    assert thirty.samplers["c"].classes == 30 and thirty.networks["E"].clusters == 30
+    assert thirty.phases == fast.phases and thirty.losses == fast.losses
+
+
+def _phase(spec, name):
+    return next(p for p in spec.phases if p.name == name)
+
+
+@pytest.mark.parametrize(
+    ("patch", "message"),
+    [
+        ("[phases.generater]\nlosses = { g = 1.0 }\n", "Did you mean 'generator'"),
+        ("[phases]\ngenerator = 3\n", "must be a table of keys to change"),
+    ],
+)
+def test_a_bad_phase_patch_names_the_phase_and_the_fix(tmp_path, patch, message):
+    (tmp_path / "child.toml").write_text(f'extends = "bigan"\nname = "c"\n{patch}')
+    with pytest.raises(SpecError, match=message):
+        load_spec(tmp_path / "child.toml")
 
 
 def test_references_follow_overrides():
