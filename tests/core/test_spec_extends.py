@@ -65,6 +65,16 @@ def test_a_table_patches_the_base_phases_by_name(tmp_path):
     assert others == [p for p in base.phases if p.name != "generator"]
 
 
+def test_a_phase_patch_with_another_optimizer_type_replaces_the_optimizer(tmp_path):
+    (tmp_path / "child.toml").write_text(
+        'extends = "bigan"\nname = "c"\n'
+        '[phases.generator]\noptimizer = { type = "sgd", lr = 0.1, momentum = 0.9 }\n'
+    )
+    g = _phase(load_spec(tmp_path / "child.toml"), "generator")
+    assert g.optimizer.type == "sgd" and g.optimizer.momentum == 0.9
+    assert "betas" not in g.optimizer.model_dump()  # Adam's betas are not merged in
+
+
 def test_the_fast_aae_recipes_differ_from_the_port_only_where_named():
     fast, port = load_spec("aae_clustering_fast"), load_spec("aae_clustering")
     for phase, phase0 in zip(fast.phases, port.phases, strict=True):
