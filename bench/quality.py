@@ -134,6 +134,15 @@ MODELS = [
         "batch balance term, its comment names both deviations). Paper protocol as above.",
     ),
     Entry(
+        "AAE-balance",
+        "AAE clustering (16), port + balance term",
+        "specs/aae_clustering_balance.toml",
+        **AAE_CLUSTERING,
+        notes="60 minutes of batch 64; specs/aae_clustering_balance.toml (the port's recipe "
+        "and a batch balance term, named in its comment; the same spec as AAE-fast's "
+        "variant lr1e-4). Paper protocol as above.",
+    ),
+    Entry(
         "AAE30-fast",
         "AAE clustering (30), CPU recipe",
         "specs/aae_clustering30_fast.toml",

@@ -83,6 +83,14 @@ def test_the_fast_aae_recipes_differ_from_the_port_only_where_named():
         assert phase.clip_grad_norm == phase0.clip_grad_norm == 5.0
     generator = _phase(port, "generator").losses
     assert _phase(fast, "generator").losses == {**generator, "balance": 1.0}
+    balance = load_spec("aae_clustering_balance")  # the port + the balance term alone
+    at_port_rate = [f"phases.{p.name}.optimizer.lr=1e-4" for p in fast.phases]
+    same = load_spec("aae_clustering_fast", at_port_rate)  # quality.py's variant lr1e-4
+    assert {**balance.canonical(), "name": "", "description": ""} == {
+        **same.canonical(),
+        "name": "",
+        "description": "",
+    }
     thirty = load_spec("aae_clustering30_fast")
     assert thirty.samplers["c"].classes == 30 and thirty.networks["E"].clusters == 30
     assert thirty.phases == fast.phases and thirty.losses == fast.losses
