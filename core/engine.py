@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import contextlib
 import random
+import warnings
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
@@ -24,6 +25,8 @@ from gan.core.phase import GradientAverager, PhaseStep
 from gan.core.plan import Execution, build_plan, expand
 from gan.core.resolve import Model, Phase
 from gan.core.timing import StepTimer
+
+_SCHEDULER_ORDER = r"Detected call of `lr_scheduler\.step\(\)` before `optimizer\.step\(\)`"
 
 
 def pick_device(name: str) -> torch.device:
@@ -366,8 +369,13 @@ class Engine:
                     f"optimizer step of phase '{ex.phase.name}'. Lower train.batch_size, "
                     f'shrink the networks, or train in bfloat16 (train.precision = "bf16").'
                 ) from exc
-        for scheduler in self.schedulers.values():
-            scheduler.step()
+        with warnings.catch_warnings():
+            # a phase that has not stepped yet (a later `start`, `every`, a skipped
+            # non-finite step) still advances its schedule: by design the rate is a
+            # function of the step counter, so torch's order warning does not apply
+            warnings.filterwarnings("ignore", message=_SCHEDULER_ORDER, category=UserWarning)
+            for scheduler in self.schedulers.values():
+                scheduler.step()
         self.step_count += 1
         return StepResult({k: v / counts[k] for k, v in sums.items()})
 

@@ -4,6 +4,8 @@ disjoint from training and the same every time, and the conv CGAN's one-step fid
 
 from __future__ import annotations
 
+import warnings
+
 import torch
 import torch.nn.functional as F
 from torch.optim import lr_scheduler
@@ -47,6 +49,18 @@ def test_linear_decay_equals_torch_schedulers_step_for_step() -> None:
     expected = _torch_rates(make, 10)
     assert got == expected
     assert got[:4] == [2e-4] * 4 and got[-1] == 0.0  # held, then down to zero
+
+
+def test_a_phase_that_starts_late_follows_the_step_counter_without_a_warning() -> None:
+    schedule = "{type='multistep', milestones=[2], gamma=0.1}"
+    engine = tiny_engine(
+        "bigan", f"phases.discriminator.schedule={schedule}", "phases.discriminator.start=3"
+    )
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # torch's scheduler-order warning would fail here
+        got = _rates(engine, 5)
+    assert got[:2] == [2e-4] * 2  # the phase first runs at step 3, its rate already cut
+    assert all(abs(r - 2e-5) < 1e-12 for r in got[2:])
 
 
 def test_multistep_in_epochs_uses_the_data_s_batches_per_epoch() -> None:
