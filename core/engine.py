@@ -29,6 +29,17 @@ from gan.core.timing import StepTimer
 _SCHEDULER_ORDER = r"Detected call of `lr_scheduler\.step\(\)` before `optimizer\.step\(\)`"
 
 
+@contextlib.contextmanager
+def _quiet_order_warning() -> Iterator[None]:
+    """Silence torch's warning that a scheduler stepped before its optimizer. A phase
+    that has not run yet (a later ``start``, ``every``) still advances its schedule: by
+    design the rate is a function of the step counter. torch checks only a scheduler's
+    first step, so the engine needs this on its first step alone."""
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message=_SCHEDULER_ORDER, category=UserWarning)
+        yield
+
+
 def pick_device(name: str) -> torch.device:
     if name == "auto":
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
@@ -129,6 +140,7 @@ class Engine:
             if (sched := schedules.build(p.spec.schedule, self.optimizers[p.name], per_epoch))
         }
         self.step_count = 0
+        self._schedulers_started = False  # see step(): their first step is quieted
         self._skip_nonfinite = spec.train.on_nan == "skip"
         self.skipped: dict[str, int] = {}
         self._grad_state: dict[str, bool] = {}
@@ -369,13 +381,13 @@ class Engine:
                     f"optimizer step of phase '{ex.phase.name}'. Lower train.batch_size, "
                     f'shrink the networks, or train in bfloat16 (train.precision = "bf16").'
                 ) from exc
-        with warnings.catch_warnings():
-            # a phase that has not stepped yet (a later `start`, `every`, a skipped
-            # non-finite step) still advances its schedule: by design the rate is a
-            # function of the step counter, so torch's order warning does not apply
-            warnings.filterwarnings("ignore", message=_SCHEDULER_ORDER, category=UserWarning)
+        # only a scheduler's first step can warn; later steps leave the warning filters
+        # alone (changing them resets Python's "shown once" records of other warnings)
+        first = contextlib.nullcontext() if self._schedulers_started else _quiet_order_warning()
+        with first:
             for scheduler in self.schedulers.values():
                 scheduler.step()
+        self._schedulers_started = True
         self.step_count += 1
         return StepResult({k: v / counts[k] for k, v in sums.items()})
 

@@ -63,6 +63,21 @@ def test_a_phase_that_starts_late_follows_the_step_counter_without_a_warning() -
     assert all(abs(r - 2e-5) < 1e-12 for r in got[2:])
 
 
+def test_later_steps_leave_the_warning_filters_alone() -> None:
+    """Changing the filters resets Python's "shown once" records: a warning repeated
+    every step would then print every step."""
+    engine = tiny_engine(
+        "bigan", "phases.discriminator.schedule={type='multistep', milestones=[9]}"
+    )
+    engine.step()
+    with warnings.catch_warnings(record=True) as seen:
+        warnings.simplefilter("default")
+        for _ in range(3):
+            warnings.warn("the same warning each step", UserWarning, stacklevel=1)
+            engine.step()
+    assert len(seen) == 1
+
+
 def test_multistep_in_epochs_uses_the_data_s_batches_per_epoch() -> None:
     schedule = "{type='multistep', milestones=[1], gamma=0.1, unit='epoch'}"
     engine = tiny_engine("bigan", f"phases.generator.schedule={schedule}", limit=64)
