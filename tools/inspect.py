@@ -7,7 +7,8 @@ from typing import Any
 
 import torch
 
-from gan.core.engine import Engine, count_parameters
+from gan.core.engine import Engine
+from gan.core.networks import count_parameters
 from gan.core.resolve import ResolvedSpec
 
 
