@@ -1,6 +1,6 @@
 """Speed of the engine against hand-written PyTorch loops, for the five shipped models.
 
-    python bench/speed.py            # ~8 min on 2 cores; rewrites bench/results/speed.*
+    python bench/speed.py            # ~15 min on 2 cores; rewrites bench/results/speed.*
     python bench/speed.py --smoke    # a few steps of everything, into a temporary folder
 
 For each model (its spec's batch size and networks), in one process, interleaved:
