@@ -218,7 +218,7 @@ def test_clustering_spec_initialises_weights_as_the_reference_port():
 def test_clustering_adversaries_see_noisy_codes():
     engine = tiny_engine("aae_clustering", *SMALL)
     values = engine.draw_sources()
-    out = engine.evaluate(["y_prior", "y_prior_noisy"], values)
+    out = engine.compute(["y_prior", "y_prior_noisy"], values)
     noise = out["y_prior_noisy"] - out["y_prior"]
     assert 0.2 < float(noise.std()) < 0.4  # σ = 0.3
 
