@@ -245,8 +245,8 @@ def test_clustering_fast_recipe_keeps_every_cluster_in_use(tmp_path):
     layers, 400 steps of 64 on the offline digits) spreads the validation images over
     the 16 clusters: 16, 15 and 13 in use for seeds 0, 1 and 2 (accuracy by the paper's
     protocol 0.50–0.62), where the reference port's recipe (aae_clustering.toml) at the
-    same budget put every image in **one** cluster (bench/quality_analysis.md, session
-    6). Seed 0 is the spec's."""
+    same budget put every image in **one** cluster (bench/findings/quality.md). Seed 0
+    is the spec's."""
     hidden = [f"networks.{n}.hidden=[128, 128]" for n in ("E", "Dec", "D_y", "D_z")]
     overrides = [
         "data.source=digits",
