@@ -10,8 +10,10 @@ from __future__ import annotations
 import functools
 import json
 import os
+import re
 import sys
 import traceback
+from inspect import getdoc
 from pathlib import Path
 from typing import Annotated
 
@@ -463,6 +465,23 @@ def schema() -> None:
     from gan.core.schema import spec_schema
 
     typer.echo(json.dumps(spec_schema(), indent=2))
+
+
+def _escape_markup(text: str) -> str:
+    """Help text shown literally: typer renders help through rich, whose markup would
+    swallow words in brackets (``[eval]``, ``[sample]``) as unknown style tags. The same
+    rule as ``rich.markup.escape``, without importing rich for every command."""
+    return re.sub(r"(\\*)(\[[a-z#/@][^[]*?])", lambda m: f"{m[1]}{m[1]}\\{m[2]}", text)
+
+
+def _escape_help(typer_app: typer.Typer) -> None:
+    for info in typer_app.registered_commands:
+        doc = info.help or getdoc(info.callback)
+        if doc:
+            info.help = _escape_markup(doc)
+
+
+_escape_help(app)
 
 
 def main() -> None:

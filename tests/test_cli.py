@@ -121,3 +121,11 @@ def test_force_replaces_the_whole_previous_run(tmp_path):
     assert not best.exists() or best.read_bytes() != b"from the old run"  # eval may write one)
     steps = [json.loads(x)["step"] for x in (out / "metrics.jsonl").read_text().splitlines()]
     assert max(steps) == 2
+
+
+@pytest.mark.parametrize(("command", "words"), [("eval", "[eval] metrics"), ("sample", "[sample]")])
+def test_help_keeps_words_in_brackets(command, words):
+    # typer renders help through rich: unescaped, "[eval]" is taken as a style tag and lost
+    result = runner.invoke(app, [command, "--help"], terminal_width=200)
+    assert result.exit_code == 0, result.output
+    assert words in result.output
