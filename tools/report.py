@@ -21,6 +21,8 @@ from gan.core.errors import GanError
 from gan.training.runinfo import Run, read_run
 
 MAX_GRIDS = 8  # sample grids shown, evenly spaced over the run, the newest always
+MARKERS_UP_TO = 40  # curves of at most this many points are drawn with markers
+SMOOTH_FROM = 300  # curves of at least this many points get a moving average
 
 
 def _e(value: Any) -> str:
@@ -63,23 +65,50 @@ def loss_plot(run: Run) -> str | None:
     for ax, (phase, keys) in zip(axes, phases.items(), strict=False):
         for key in keys:
             points = [(r["step"], r[key]) for r in run.train if _num(r.get(key))]
-            if points:
-                xs, ys = zip(*points, strict=True)
-                ax.plot(xs, ys, label=key.split("/", 1)[1], linewidth=1.2)
+            _curve(ax, points, label=key.split("/", 1)[1])
         ax.set_title(f"phase {phase}", fontsize=10)
         ax.set_xlabel("step")
+        ax.set_ylabel("loss (mean over the logged steps)", fontsize=8)
         ax.grid(alpha=0.3)
         ax.legend(fontsize=8)
     if rate:
         ax = axes[-1]
         points = [(r["step"], r["steps_per_s"]) for r in run.train if _num(r.get("steps_per_s"))]
-        if points:
-            xs, ys = zip(*points, strict=True)
-            ax.plot(xs, ys, color="#555555", linewidth=1.2)
-        ax.set_title("steps/s", fontsize=10)
+        _curve(ax, points, color="#555555")
+        ax.set_title("speed", fontsize=10)
         ax.set_xlabel("step")
+        ax.set_ylabel("steps/s", fontsize=8)
         ax.grid(alpha=0.3)
     return _png(fig)
+
+
+def smooth(values: list[float], window: int) -> list[float]:
+    """A centred moving average of ``window`` points (shorter at the ends)."""
+    half = window // 2
+    return [statistics.fmean(values[max(0, i - half) : i + half + 1]) for i in range(len(values))]
+
+
+def _curve(ax, points: list[tuple[float, float]], label: str | None = None, **style: Any):
+    """One curve: with markers where the points are few (a line between 2 points hides
+    that there are only 2); from ``SMOOTH_FROM`` points on, a moving average (labelled,
+    "smoothed") over the faint raw values, as long runs log noisy losses."""
+    if not points:
+        return
+    xs, ys = (list(v) for v in zip(*points, strict=True))
+    if len(points) <= MARKERS_UP_TO:
+        ax.plot(xs, ys, marker="o", markersize=3, linewidth=1.2, label=label, **style)
+    elif len(points) >= SMOOTH_FROM:
+        (raw,) = ax.plot(xs, ys, linewidth=0.6, alpha=0.3, **style)
+        window = max(3, len(ys) // 50)
+        ax.plot(
+            xs,
+            smooth(ys, window),
+            linewidth=1.3,
+            color=raw.get_color(),
+            label=None if label is None else f"{label} (smoothed, {window} points)",
+        )
+    else:
+        ax.plot(xs, ys, linewidth=1.2, label=label, **style)
 
 
 def eval_plot(run: Run) -> str | None:
@@ -98,6 +127,7 @@ def eval_plot(run: Run) -> str | None:
             ax.axvline(best["step"], color="#e31a1c", linewidth=0.8, linestyle="--")
         ax.set_title(key, fontsize=9)
         ax.set_xlabel("step", fontsize=8)
+        ax.set_ylabel(key.rsplit("/", 1)[-1], fontsize=8)
         ax.tick_params(labelsize=7)
         ax.grid(alpha=0.3)
     return _png(fig)
@@ -311,10 +341,12 @@ def _eval_section(run: Run) -> list[str]:
     if not run.evals:
         spec_eval = run.spec.get("eval", {})
         why = (
-            "no evaluation has run yet"
-            if spec_eval.get("every")
-            else "the spec evaluates nothing during training ([eval] every is not set); "
-            "`gan eval RUN` computes its metrics for a checkpoint"
+            "no evaluation has run yet (the spec's metrics are evaluated "
+            + (f"every {spec_eval['every']} steps and " if spec_eval.get("every") else "")
+            + "at the last step)"
+            if spec_eval.get("every") or spec_eval.get("metrics")
+            else "the spec declares no metrics ([eval.metrics]); `gan eval RUN --set "
+            "eval.metrics.NAME.type=…` computes some for a checkpoint"
         )
         return [f'<p class="note">No evaluation in metrics.jsonl: {_e(why)}.</p>']
     out = []

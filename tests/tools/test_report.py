@@ -140,7 +140,7 @@ def test_report_of_a_run_with_no_eval_section(digits_run, tmp_path):
     result = runner.invoke(app, ["report", str(run)])
     assert result.exit_code == 0, result.output
     text = (run / "report.html").read_text()
-    assert "evaluates nothing during training" in text and "No sample grid yet" in text
+    assert "declares no metrics" in text and "No sample grid yet" in text
 
 
 def test_report_bad_input_is_one_clear_message(digits_run, tmp_path):
@@ -378,3 +378,44 @@ def test_compare_best_and_last_and_training_keys(tmp_path):
     assert loss["metrics"] == ["discriminator/d_real"]
     assert_clean_error(runner.invoke(app, ["compare", str(a), "-m", "nope"]), "nope", "cluster")
     assert_clean_error(runner.invoke(app, ["compare", str(tmp_path / "x")]), "does not exist")
+
+
+def readme_first_command() -> list[str]:
+    """The arguments of `gan run …` in the README's first command."""
+    import shlex
+
+    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text()
+    block = readme.split("```bash\n", 1)[1].split("```", 1)[0]
+    first = block.splitlines()[0]
+    args = shlex.split(first.split("&&", 1)[1])
+    assert args[:2] == ["gan", "run"], first
+    return args[1:]
+
+
+def test_readme_first_command_leaves_a_report_worth_opening(tmp_path):
+    """Unset intervals scale with the run: the README's 200 steps log ~100 points and
+    draw ~8 grids. Trained here for 40 of them (the same scaling: 1 point per step), the
+    report has at least 20 points per loss curve."""
+    from gan.core.spec import load_spec
+    from gan.training.runinfo import read_run
+    from gan.training.trainer import Trainer
+
+    args = readme_first_command()
+    sets = [args[i + 1] for i, a in enumerate(args) if a == "--set"]
+    spec = load_spec(args[1], sets)
+    log_every, sample_every = Trainer(spec, tmp_path / "unused").intervals(spec.train.steps)
+    assert spec.train.steps // log_every >= 20 and spec.train.steps // sample_every >= 6
+
+    out = tmp_path / "run"
+    cheap = ["train.steps=40", "train.batch_size=8", "data.limit=64", "eval={}"]
+    command = [*args, "--out", str(out), "--quiet"]
+    for item in cheap:
+        command += ["--set", item]
+    result = runner.invoke(app, command)
+    assert result.exit_code == 0, result.output
+    assert runner.invoke(app, ["report", str(out)]).exit_code == 0
+    run = read_run(out)
+    for name in run.loss_names():
+        assert sum(1 for r in run.train if name in r) >= 20, name
+    assert len(run.samples) >= 6
+    assert (out / "report.html").is_file()
