@@ -320,8 +320,11 @@ def test_inspect_text_collapses_repeats_and_calls():
 # -- gan compare -----------------------------------------------------------------------------
 
 
-def fake_run(folder: Path, seed: int, acc: float, lr: float = 2e-4, best_first=False) -> Path:
-    spec = read_spec("bigan")
+def fake_run(
+    folder: Path, seed: int, acc: float, lr: float = 2e-4, best_first=False, name="bigan"
+) -> Path:
+    spec = read_spec(name)
+    spec["eval"].setdefault("metrics", {})["cluster"] = {"type": "clustering", "node": "x"}
     spec["train"]["seed"] = seed
     spec["phases"][0]["optimizer"]["lr"] = lr
     spec["eval"]["best"] = "cluster/acc"
@@ -360,10 +363,27 @@ def test_compare_pools_two_seeds(tmp_path):
     assert "lr=0.001" in single["label"]
     md = runner.invoke(app, ["compare", str(a), str(b), str(c), "--markdown", "-m", "cluster/*"])
     assert md.exit_code == 0, md.output
-    assert "| runs | seeds | cluster/acc |" in md.output
-    assert "0.85 ± 0.0707 (0.8, 0.9)" in md.output and "| 0.7 |" in md.output
+    assert "| metric | bigan [lr=0.0002] | bigan [lr=0.001] |" in md.output
+    # ↑: the clustering metric declares accuracy higher-is-better; the best mean in bold
+    assert "| cluster/acc ↑ | **0.85 ± 0.0707 (0.8, 0.9)** | 0.7 |" in md.output
     text = runner.invoke(app, ["compare", str(a), str(b)])
     assert "seeds pooled" in text.output and "0.85 ± 0.0707" in text.output
+
+
+def test_compare_across_specs_names_each_difference_once(tmp_path):
+    a = fake_run(tmp_path / "b", 0, 0.8)
+    c = fake_run(tmp_path / "c", 0, 0.9, name="clustergan")
+    result = runner.invoke(app, ["compare", str(a), str(c)])
+    assert result.exit_code == 0, result.output
+    out = result.output
+    assert len(out) < 2500, out  # not a wall of every key of both specs
+    assert "=None" not in out and "None" not in out
+    assert out.count("train.batch_size") == 1  # once, not in a header and a footer
+    assert "only some of the specs have" in out
+    row = next(line for line in out.splitlines() if line.startswith("cluster/acc"))
+    assert "↑" in row and row.rstrip().endswith("0.9*")  # clustergan's 0.9 is the best
+    nmi = next(line for line in out.splitlines() if line.startswith("nmi"))
+    assert "↑" not in nmi and "*" not in nmi  # no component declares it: no direction
 
 
 def test_compare_best_and_last_and_training_keys(tmp_path):
