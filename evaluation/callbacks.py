@@ -72,7 +72,8 @@ class Evaluate:
         trainer.hook.gan_eval_end(
             trainer=trainer, step=step, split=self.evaluation.split, results=results
         )
-        trainer.notice(f"eval step {step}: " + " ".join(f"{k}={v:.4g}" for k, v in results.items()))
+        values = " ".join(f"{k}={v:.4g}" for k, v in results.items())
+        trainer.notice(f"eval step {step} ({self.evaluation.split} split): {values}")
         e = spec.eval
         if e.best is None:
             return

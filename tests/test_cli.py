@@ -129,3 +129,19 @@ def test_help_keeps_words_in_brackets(command, words):
     result = runner.invoke(app, [command, "--help"], terminal_width=200)
     assert result.exit_code == 0, result.output
     assert words in result.output
+
+
+def test_second_run_announces_its_folder_first_and_ends_with_next_steps(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    args = ["run", "bigan", "--set", "data.source=digits", "--set", "eval={}", *SHORT]
+    assert runner.invoke(app, [*args, "--quiet"]).exit_code == 0
+    result = runner.invoke(app, args)
+    assert result.exit_code == 0, result.output
+    lines = result.output.splitlines()
+    # said before any training line, with what --resume/--force would have done instead
+    assert lines[0] == (
+        "run folder runs/bigan-2 (runs/bigan exists; --resume continues it, --force overwrites it)"
+    )
+    done = next(i for i, line in enumerate(lines) if line.startswith("done: 4 steps in 0:0"))
+    assert lines[done].endswith("run folder runs/bigan-2")
+    assert "gan report runs/bigan-2" in result.output[result.output.index("done:") :]
