@@ -124,7 +124,8 @@ def test_report_of_a_run_in_progress_without_eval(digits_run, tmp_path):
     text = (tmp_path / "r.html").read_text()
     assert "in progress" in text and "4 of 8" in text
     assert "No evaluation in metrics.jsonl" in text and "still being written" in text
-    assert "<svg" in text and text.count("data:image/png;base64,") == 2  # losses + 1 grid
+    # one picture per loss panel (2 phases, speed) + 1 grid
+    assert "<svg" in text and text.count("data:image/png;base64,") == 3 + 1
 
 
 def test_report_of_a_run_with_no_eval_section(digits_run, tmp_path):
