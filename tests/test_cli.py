@@ -114,7 +114,8 @@ def test_force_replaces_the_whole_previous_run(tmp_path):
     assert len(list((out / "samples").glob("step_*.png"))) == 4
     (out / "checkpoints" / "best.safetensors").write_bytes(b"from the old run")
     # no [eval] in the new run (bigan's spec evaluates at the last step and keeps a best)
-    result = run(*base, "--force", "--set", "train.steps=2", "--set", "eval={}")
+    new = ["--set", "train.steps=2", "--set", "train.sample_every=2", "--set", "eval={}"]
+    result = run(*base, "--force", *new)
     assert result.exit_code == 0, result.output
     assert sorted(p.name for p in (out / "samples").glob("*.png")) == ["step_00000002.png"]
     best = out / "checkpoints" / "best.safetensors"  # the old run's is gone (the spec's
