@@ -200,9 +200,5 @@ class Metric(Component):
         return None
 
 
-DataInfo = BuildContext
-"""Deprecated alias (one release): data sources now describe themselves with a
-:class:`BuildContext`."""
-
 Draw = Callable[[int, torch.Generator, torch.device], torch.Tensor]
 """What a sampler factory returns: ``draw(batch, generator, device) -> Tensor``."""

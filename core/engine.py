@@ -1,4 +1,4 @@
-"""The engine: builds networks, samplers and optimizers from a resolved model and runs
+"""The engine: builds networks, samplers and optimizers from a resolved spec and runs
 training steps by following the step plan (:mod:`gan.core.plan`).
 
 It contains no model names: everything specific lives in plugins and specs.
@@ -23,7 +23,7 @@ from gan.core.errors import SpecError, TrainingError
 from gan.core.graph import Call
 from gan.core.phase import GradientAverager, PhaseStep
 from gan.core.plan import Execution, build_plan, expand
-from gan.core.resolve import Model, Phase
+from gan.core.resolve import Phase, ResolvedSpec
 from gan.core.timing import StepTimer
 
 _SCHEDULER_ORDER = r"Detected call of `lr_scheduler\.step\(\)` before `optimizer\.step\(\)`"
@@ -61,7 +61,7 @@ def count_parameters(module: nn.Module) -> int:
     return sum(p.numel() for p in module.parameters())
 
 
-def build_network(model: Model, name: str, device: torch.device) -> nn.Module:
+def build_network(model: ResolvedSpec, name: str, device: torch.device) -> nn.Module:
     """Build one network; refuse absurd sizes before allocating (counted on 'meta')."""
     resolved = model.networks[name]
     comp: Network = resolved.component  # type: ignore[assignment]
@@ -116,9 +116,9 @@ class StepResult:
 
 
 class Engine:
-    """Networks, samplers, optimizers and the step loop of one resolved model."""
+    """Networks, samplers, optimizers and the step loop of one resolved spec."""
 
-    def __init__(self, model: Model, device: torch.device | None = None, data=None) -> None:
+    def __init__(self, model: ResolvedSpec, device: torch.device | None = None, data=None) -> None:
         self.model = model
         spec = model.spec
         self.device = device or pick_device(spec.train.device)
@@ -251,7 +251,7 @@ class Engine:
             return value.detach()
         return value
 
-    def compute(self, call: Call, grad_nets: frozenset[str], values) -> None:
+    def run_call(self, call: Call, grad_nets: frozenset[str], values) -> None:
         """Compute one graph call and store its outputs in ``values``."""
         args = [self._provide(a, grad_nets, values) if isinstance(a, str) else a for a in call.args]
         graph_mode = bool(grad_nets) or any(o in self.model.leaf_nodes for o in call.outputs)
@@ -306,11 +306,11 @@ class Engine:
             )
         values.update(zip(outputs, out, strict=True))
 
-    def evaluate(self, nodes: list[str], values: dict[str, torch.Tensor]):
+    def compute(self, nodes: list[str], values: dict[str, torch.Tensor]):
         """Compute ``nodes`` without gradients (for sampling and evaluation)."""
         with torch.no_grad(), self.autocast():
             for call in self.model.graph.calls_for(nodes):
-                self.compute(call, frozenset(), values)
+                self.run_call(call, frozenset(), values)
         return {n: values[n] for n in nodes}
 
     def loss_value(self, term_name: str, updates: frozenset[str], values) -> torch.Tensor:
@@ -400,7 +400,7 @@ class Engine:
         with self.autocast():
             for action in ex.actions:
                 if action.compute:
-                    self.compute(action.call, action.grad_nets, values)
+                    self.run_call(action.call, action.grad_nets, values)
             total: torch.Tensor | None = None
             terms = {}
             for term, weight in phase.terms:

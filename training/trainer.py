@@ -19,7 +19,7 @@ from gan.core.build import build_engine
 from gan.core.data import load_data
 from gan.core.engine import Engine
 from gan.core.errors import CheckpointError, GanError, PluginError, TrainingError
-from gan.core.resolve import Model, resolve
+from gan.core.resolve import ResolvedSpec, resolve
 from gan.core.spec import MAX_SPEC_BYTES, Spec, check_depth, name_problem
 from gan.training import checkpoint, distributed, runinfo, state
 from gan.training.checkpoint import BEST
@@ -104,7 +104,7 @@ class Trainer:
         *,
         resume: bool = False,
         force: bool = False,
-        model: Model | None = None,
+        model: ResolvedSpec | None = None,
         quiet: bool = False,
         dist: distributed.Context | None = None,
     ) -> None:
