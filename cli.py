@@ -10,8 +10,11 @@ from __future__ import annotations
 import functools
 import json
 import os
+import re
 import sys
+import time
 import traceback
+from inspect import getdoc
 from pathlib import Path
 from typing import Annotated
 
@@ -156,9 +159,38 @@ def run(
     with distributed.session(loaded.train.device) as ctx:
         # under torchrun rank 0 picks the folder (runs/NAME-2 …) for every rank
         folder = ctx.on_main(lambda: _out_dir(loaded.name, out, resume, force))
+        if ctx.is_main and not quiet:
+            typer.echo(_folder_line(loaded.name, out, folder), err=True)
+        started = time.monotonic()
         step = Trainer(loaded, folder, resume=resume, force=force, quiet=quiet, dist=ctx).run()
     if ctx.is_main:
-        typer.echo(f"done: {step} steps; run folder {folder}")
+        split = loaded.eval.split if loaded.eval.metrics else None
+        typer.echo(_summary(step, time.monotonic() - started, folder, split))
+
+
+def _folder_line(name: str, out: Path | None, folder: Path) -> str:
+    """Said before training starts: where the run goes, and why when it is not
+    runs/NAME (a second `gan run NAME` must not pass silently into runs/NAME-2)."""
+    base = Path("runs") / name
+    if out is None and folder != base:
+        return f"run folder {folder} ({base} exists; --resume continues it, --force overwrites it)"
+    return f"run folder {folder}"
+
+
+def _summary(step: int, seconds: float, folder: Path, split: str | None) -> str:
+    """The last lines of a run: how long it took, where it is, what to do next."""
+    from gan.training.progress import format_duration
+
+    best = (folder / "checkpoints" / "best.safetensors").is_file()
+    lines = [f"done: {step} steps in {format_duration(seconds)}; run folder {folder}", "next:"]
+    lines.append(f"  gan report {folder}      # curves, samples, graph: {folder}/report.html")
+    if split is not None:  # the spec declares metrics
+        which = "the best checkpoint's" if best else "the last checkpoint's"
+        lines.append(
+            f"  gan eval {folder}{' --best' if best else ''}   # {which} metrics, {split} split"
+        )
+    lines.append(f"  gan sample {folder} --out samples.png")
+    return "\n".join(lines)
 
 
 @app.command()
@@ -313,7 +345,7 @@ def sample(
         for grid in all_grids(engine, images, labels, n, seed):
             path = out.with_name(f"{out.stem}{grid.suffix}.png")
             save_grid(grid, path, (spec.data.range[0], spec.data.range[1]))
-            typer.echo(f"wrote {path}")
+            typer.echo(f"wrote {path}" + (f": {grid.caption}" if grid.caption else ""))
     except OSError as exc:
         raise GanError(
             f"Cannot write '{out}': {exc.strerror or exc}. Choose another --out."
@@ -420,15 +452,40 @@ def plugins(
 def init(
     name: Annotated[str, typer.Argument(help="Name of the new spec (and its file).")],
     from_: Annotated[str, typer.Option("--from", help="Shipped spec to start from.")] = "bigan",
-    out: Annotated[Path | None, typer.Option("--out", "-o", help="File to write.")] = None,
+    out: Annotated[
+        Path | None, typer.Option("--out", "-o", help="File (folder with --plugin) to write.")
+    ] = None,
+    plugin: Annotated[
+        bool,
+        typer.Option(
+            "--plugin",
+            help="Write an installable plugin package (a network, a loss, a spec, a test) "
+            "into gan-plugin-NAME/ instead of a spec.",
+        ),
+    ] = False,
 ) -> None:
-    """Start a new spec from a shipped one.
+    """Start a new spec from a shipped one, or a plugin package of your own.
 
-    Example:
+    Examples:
 
       gan init mygan --from clustergan && gan inspect mygan.toml
+
+      gan init --plugin mygan && pip install -e gan-plugin-mygan
     """
     from gan.core.spec import find_spec_file, name_reason, parse_toml, read_spec_bytes, safe_name
+    from gan.tools import scaffold
+
+    if plugin:
+        folder = out or Path(f"gan-plugin-{name}")
+        scaffold.write_plugin(name, folder)
+        module = f"gan_{name}"
+        typer.echo(
+            f"wrote {folder}/ (plugin '{name}': src/{module}/plugin.py, its spec and a "
+            f"test). Next:\n  pip install -e {folder}\n"
+            f"  gan run {folder}/src/{module}/specs/{name}.toml\n"
+            f"  (cd {folder} && python -m pytest -q)"
+        )
+        return
 
     reason = name_reason(name)  # it becomes the spec's name, and so a run folder
     if reason is not None:
@@ -441,16 +498,14 @@ def init(
     if target.exists():
         fail(f"'{target}' already exists; choose another name or --out.")
     raw = read_spec_bytes(source)
-    parse_toml(raw, f"Spec file '{source}'")  # --from must be a spec: fail before writing
-    text = raw.decode("utf-8")
-    lines = text.splitlines(keepends=True)
-    for i, line in enumerate(lines):
-        if line.startswith("name = "):
-            lines[i] = f'name = "{name}"\n'
-            break
-    header = f"#:schema ./gan-spec.schema.json\n# Started from {source.name} by `gan init`.\n"
+    data = parse_toml(raw, f"Spec file '{source}'")  # --from must be a spec: fail first
+    if "extends" in data:  # a path relative to the shipped spec: write what it resolves to
+        from gan.core.spec import load_spec
+
+        data = load_spec(source).canonical()
     try:
-        target.write_text(header + "".join(lines))
+        target.write_text(scaffold.starter_spec(data, name, source.stem))
+        scaffold.write_schema_beside(target)  # what the spec's #:schema header points at
     except OSError as exc:
         fail(f"Cannot write '{target}': {exc.strerror or exc}. Choose another --out.")
     typer.echo(f"wrote {target} (from {source.name}); check it with: gan inspect {target}")
@@ -463,6 +518,23 @@ def schema() -> None:
     from gan.core.schema import spec_schema
 
     typer.echo(json.dumps(spec_schema(), indent=2))
+
+
+def _escape_markup(text: str) -> str:
+    """Help text shown literally: typer renders help through rich, whose markup would
+    swallow words in brackets (``[eval]``, ``[sample]``) as unknown style tags. The same
+    rule as ``rich.markup.escape``, without importing rich for every command."""
+    return re.sub(r"(\\*)(\[[a-z#/@][^[]*?])", lambda m: f"{m[1]}{m[1]}\\{m[2]}", text)
+
+
+def _escape_help(typer_app: typer.Typer) -> None:
+    for info in typer_app.registered_commands:
+        doc = info.help or getdoc(info.callback)
+        if doc:
+            info.help = _escape_markup(doc)
+
+
+_escape_help(app)
 
 
 def main() -> None:

@@ -160,8 +160,18 @@ def reconstruction(p: ReconstructionParams, ev: Evaluation) -> dict[str, float]:
 @hookimpl
 def gan_metrics():
     return [
-        Metric("clustering", clustering, ClusteringParams),
-        Metric("probe", probe, ProbeParams),
-        Metric("sample_quality", sample_quality, SampleQualityParams),
-        Metric("reconstruction", reconstruction, ReconstructionParams),
+        Metric(
+            "clustering",
+            clustering,
+            ClusteringParams,
+            directions={k: "max" for k in ("acc", "purity", "nmi", "ari", "acc_confident")},
+        ),
+        Metric("probe", probe, ProbeParams, directions={"*_acc": "max"}),
+        Metric(
+            "sample_quality",
+            sample_quality,
+            SampleQualityParams,
+            directions={"frechet": "min", "class_acc*": "max"},  # judge_acc judges the judge
+        ),
+        Metric("reconstruction", reconstruction, ReconstructionParams, directions={"mse": "min"}),
     ]

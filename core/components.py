@@ -18,7 +18,7 @@ Two calling conventions, one per kind of callable:
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Annotated, Any, ClassVar, Literal
 
@@ -178,9 +178,26 @@ class Metric(Component):
     ``evaluation`` is a :class:`gan.evaluation.evaluate.Evaluation`: graph nodes on real data
     of a split, nodes from fresh latent draws, labels and the data classifier. Parameters
     declared as :data:`NodeRef` are checked against the graph when the spec is resolved.
+
+    ``directions`` says which way each returned key is better — ``"max"`` (accuracy) or
+    ``"min"`` (a distance, an error) — by key or glob (``"class_acc*"``); keys it leaves
+    out (diagnostics such as a cluster count) have no better side. `gan compare` shows
+    the direction and marks the best value by it.
     """
 
+    directions: Mapping[str, Literal["max", "min"]] = field(default_factory=dict, kw_only=True)
     kind: ClassVar[str] = "metric"
+
+    def direction(self, key: str) -> Literal["max", "min"] | None:
+        """The better side of one returned key (``"acc"``), or ``None``."""
+        import fnmatch
+
+        if key in self.directions:
+            return self.directions[key]
+        for pattern, way in self.directions.items():
+            if fnmatch.fnmatchcase(key, pattern):
+                return way
+        return None
 
 
 Draw = Callable[[int, torch.Generator, torch.device], torch.Tensor]

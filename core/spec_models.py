@@ -181,9 +181,19 @@ class TrainSpec(Strict):
     channels_last: bool = Field(
         False, description="Channels-last memory for networks (faster convolutions on GPUs)."
     )
-    log_every: int = Field(50, ge=1)
+    log_every: int | None = Field(
+        None,
+        ge=1,
+        description="Log the losses every N steps. Unset: about 100 points over the run "
+        "(steps / 100, at least 1).",
+    )
     checkpoint_every: int = Field(1000, ge=1)
-    sample_every: int = Field(1000, ge=1)
+    sample_every: int | None = Field(
+        None,
+        ge=1,
+        description="Write a sample grid every N steps. Unset: about 8 grids over the run "
+        "(steps / 8, at least 1).",
+    )
     keep_checkpoints: int = Field(3, ge=1)
     on_nan: Literal["stop", "skip"] = "stop"
     max_parameters: int = Field(
@@ -223,7 +233,12 @@ class EvalSpec(Strict):
     limit: int | None = Field(10_000, ge=1, description="Evaluate the first N examples.")
     batch_size: int = Field(500, ge=1, le=100_000)
     seed: int = Field(0, description="Seed of the latent draws used by sample metrics.")
-    every: int | None = Field(None, ge=1, description="Evaluate every N training steps.")
+    every: int | None = Field(
+        None,
+        ge=1,
+        description="Evaluate every N training steps (and at the last). Unset: once, at the "
+        "last step, when the spec declares metrics.",
+    )
     best: str | None = Field(
         None, description="Metric key (e.g. 'cluster/acc') that chooses best.safetensors."
     )

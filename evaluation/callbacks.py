@@ -23,7 +23,8 @@ if TYPE_CHECKING:
 
 
 class SampleGrids:
-    """``samples/step_*.png`` every ``train.sample_every`` steps and at the last step."""
+    """``samples/step_*.png`` every ``train.sample_every`` steps (scaled to the run where
+    unset: :meth:`Trainer.intervals`) and at the last step."""
 
     def __init__(self, every: int) -> None:
         self.every = every
@@ -46,17 +47,18 @@ class SampleGrids:
 
 
 class Evaluate:
-    """``[eval] every = N``: metrics every N steps and at the last step; the best
-    checkpoint by ``eval.best``."""
+    """``[eval] every = N``: metrics every N steps and at the last step (only at the last
+    when ``every`` is None); the best checkpoint by ``eval.best``."""
 
-    def __init__(self, trainer: Trainer, every: int) -> None:
+    def __init__(self, trainer: Trainer, every: int | None) -> None:
         self.every = every
         self.evaluation: Evaluation | None = None  # built at the first evaluation
         self.best: float | None = None
 
     @hookimpl
     def gan_step_end(self, trainer: Trainer, step: int) -> None:
-        if step % self.every and not trainer.is_last_step(step):
+        due = self.every is not None and step % self.every == 0
+        if not due and not trainer.is_last_step(step):
             return
         spec = trainer.spec
         if self.evaluation is None:
@@ -70,7 +72,8 @@ class Evaluate:
         trainer.hook.gan_eval_end(
             trainer=trainer, step=step, split=self.evaluation.split, results=results
         )
-        trainer.notice(f"eval step {step}: " + " ".join(f"{k}={v:.4g}" for k, v in results.items()))
+        values = " ".join(f"{k}={v:.4g}" for k, v in results.items())
+        trainer.notice(f"eval step {step} ({self.evaluation.split} split): {values}")
         e = spec.eval
         if e.best is None:
             return
@@ -101,7 +104,9 @@ class Evaluate:
 @hookimpl
 def gan_train_start(trainer: Trainer) -> None:
     # called in reverse order of attachment: the samples of a step come first
-    if trainer.spec.eval.every is not None:
+    # [eval] every unset: one evaluation at the end, so that every run with metrics
+    # reports a figure (in the console, metrics.jsonl and `gan report`)
+    if trainer.spec.eval.every is not None or trainer.spec.eval.metrics:
         trainer.add_callback(Evaluate(trainer, trainer.spec.eval.every))
     if trainer.spec.sample.node is not None and trainer.dist.is_main:
-        trainer.add_callback(SampleGrids(trainer.spec.train.sample_every))
+        trainer.add_callback(SampleGrids(trainer.sample_every))

@@ -31,6 +31,7 @@ class Grid:
     images: torch.Tensor
     nrow: int
     suffix: str = ""
+    caption: str = ""  # what the rows and columns are (printed by `gan sample`)
 
 
 def _categories(engine: Engine, sampler: str) -> int:
@@ -64,12 +65,15 @@ def sample_grid(engine: Engine, images, labels, n: int, gen: torch.Generator) ->
     assert spec.node is not None, "[sample] node is required to draw grids"
     if spec.rows is None:
         sources = engine.draw_sources(_real_batch(images, labels, n, engine.device), gen)
-        return Grid(_render(engine, spec.node, sources), max(1, math.isqrt(n)))
+        return Grid(
+            _render(engine, spec.node, sources), max(1, math.isqrt(n)), "", f"{n} × {spec.node}"
+        )
     k = _categories(engine, spec.rows)
     cols = max(4, n // k)
     sources = engine.draw_sources(_real_batch(images, labels, k * cols, engine.device), gen)
     sources[spec.rows] = torch.arange(k, device=engine.device).repeat_interleave(cols)
-    return Grid(_render(engine, spec.node, sources), cols)
+    caption = f"{spec.node}, one row per value of {spec.rows}"
+    return Grid(_render(engine, spec.node, sources), cols, "", caption)
 
 
 def traversal_grids(engine: Engine, images, labels, gen: torch.Generator) -> list[Grid]:
@@ -93,7 +97,11 @@ def traversal_grids(engine: Engine, images, labels, gen: torch.Generator) -> lis
         value[:, d] = sweep
         sources[spec.traverse] = value
         node = spec.node or ""
-        grids.append(Grid(_render(engine, node, sources), steps, f"-{spec.traverse}{d}"))
+        caption = (
+            f"dimension {d} of {spec.traverse} from {lo:g} to {hi:g} along each row, the "
+            f"others at 0" + (f"; one row per value of {spec.rows}" if spec.rows else "")
+        )
+        grids.append(Grid(_render(engine, node, sources), steps, f"-{spec.traverse}{d}", caption))
     return grids
 
 
@@ -108,7 +116,12 @@ def reconstruction_grid(engine: Engine, images, labels, n: int, gen) -> Grid | N
     rec = _render(engine, spec.reconstruction, sources)
     real = sources["x"].float().reshape(rec.shape).cpu()
     pairs = torch.stack([real.view(-1, cols, *rec.shape[1:]), rec.view(-1, cols, *rec.shape[1:])])
-    return Grid(pairs.transpose(0, 1).reshape(-1, *rec.shape[1:]), cols, "-reconstruction")
+    caption = (
+        f"rows 1, 3, 5, …: real images of the {engine.model.spec.eval.split} split; "
+        f"rows 2, 4, 6, …: their reconstructions ({spec.reconstruction}), image for image"
+    )
+    grid = pairs.transpose(0, 1).reshape(-1, *rec.shape[1:])
+    return Grid(grid, cols, "-reconstruction", caption)
 
 
 def all_grids(engine: Engine, images, labels, n: int, seed: int) -> list[Grid]:

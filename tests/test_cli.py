@@ -114,10 +114,35 @@ def test_force_replaces_the_whole_previous_run(tmp_path):
     assert len(list((out / "samples").glob("step_*.png"))) == 4
     (out / "checkpoints" / "best.safetensors").write_bytes(b"from the old run")
     # no [eval] in the new run (bigan's spec evaluates at the last step and keeps a best)
-    result = run(*base, "--force", "--set", "train.steps=2", "--set", "eval={}")
+    new = ["--set", "train.steps=2", "--set", "train.sample_every=2", "--set", "eval={}"]
+    result = run(*base, "--force", *new)
     assert result.exit_code == 0, result.output
     assert sorted(p.name for p in (out / "samples").glob("*.png")) == ["step_00000002.png"]
     best = out / "checkpoints" / "best.safetensors"  # the old run's is gone (the spec's
     assert not best.exists() or best.read_bytes() != b"from the old run"  # eval may write one)
     steps = [json.loads(x)["step"] for x in (out / "metrics.jsonl").read_text().splitlines()]
     assert max(steps) == 2
+
+
+@pytest.mark.parametrize(("command", "words"), [("eval", "[eval] metrics"), ("sample", "[sample]")])
+def test_help_keeps_words_in_brackets(command, words):
+    # typer renders help through rich: unescaped, "[eval]" is taken as a style tag and lost
+    result = runner.invoke(app, [command, "--help"], terminal_width=200)
+    assert result.exit_code == 0, result.output
+    assert words in result.output
+
+
+def test_second_run_announces_its_folder_first_and_ends_with_next_steps(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    args = ["run", "bigan", "--set", "data.source=digits", "--set", "eval={}", *SHORT]
+    assert runner.invoke(app, [*args, "--quiet"]).exit_code == 0
+    result = runner.invoke(app, args)
+    assert result.exit_code == 0, result.output
+    lines = result.output.splitlines()
+    # said before any training line, with what --resume/--force would have done instead
+    assert lines[0] == (
+        "run folder runs/bigan-2 (runs/bigan exists; --resume continues it, --force overwrites it)"
+    )
+    done = next(i for i, line in enumerate(lines) if line.startswith("done: 4 steps in 0:0"))
+    assert lines[done].endswith("run folder runs/bigan-2")
+    assert "gan report runs/bigan-2" in result.output[result.output.index("done:") :]

@@ -130,13 +130,12 @@ def compare(
         diffs = {k: f.get(k) for k in defining}
         key = tuple(repr(v) for v in diffs.values())
         if key not in groups:
-            shown = ", ".join(f"{k}={_short(v)}" for k, v in diffs.items() if k != "name")
-            label = run.name + (f" [{shown}]" if shown else "")
-            groups[key] = Group(label, run.name, diffs)
+            groups[key] = Group(run.name, run.name, diffs)
         values, step = run_values(run, metrics, at)
         groups[key].runs.append(run)
         groups[key].values.append(values)
         groups[key].steps.append(step)
+    _label_groups(list(groups.values()))
     names: dict[str, None] = {}
     for g in groups.values():
         for v in g.values:
@@ -164,7 +163,57 @@ def compare(
                 "summary": summary,
             }
         )
-    return {"at": at, "metrics": list(names), "differences": defining, "groups": out_groups}
+    return {
+        "at": at,
+        "metrics": list(names),
+        "directions": {name: metric_direction(name, runs) for name in names},
+        "differences": defining,
+        "groups": out_groups,
+    }
+
+
+LABEL_KEYS = 3  # keys that tell apart groups of one spec name in their label
+
+
+def _label_groups(groups: list[Group]) -> None:
+    """Each group is labelled by its spec's name; groups of the same name add the (few)
+    keys whose values tell them apart: ``bigan [….lr=0.001]``."""
+    by_name: dict[str, list[Group]] = {}
+    for g in groups:
+        by_name.setdefault(g.spec_name, []).append(g)
+    for same in by_name.values():
+        if len(same) < 2:
+            continue
+        keys = [k for k in same[0].differences if len({repr(g.differences[k]) for g in same}) > 1]
+        for g in same:
+            shown = [f"{k.rsplit('.', 1)[-1]}={_short(g.differences[k])}" for k in keys]
+            more = f", +{len(shown) - LABEL_KEYS} keys" if len(shown) > LABEL_KEYS else ""
+            g.label = f"{g.spec_name} [{', '.join(shown[:LABEL_KEYS])}{more}]"
+
+
+def metric_direction(name: str, runs: list[Run]) -> str | None:
+    """``"max"``/``"min"``: which way ``name`` (``cluster/acc``) is better, as declared by
+    the metric component that computes it (``Metric.directions``) in the runs' specs;
+    ``None`` for a key no component gives a direction (a loss term, a diagnostic) or one
+    whose runs disagree."""
+    if name == "steps_per_s":
+        return "max"  # gan's own speed column
+    prefix, _, key = name.partition("/")
+    if not key:
+        return None
+    from gan.core.components import Metric
+    from gan.core.registry import default_registry
+
+    registry = default_registry()
+    ways = set()
+    for run in runs:
+        table = run.spec.get("eval", {}).get("metrics", {})
+        declared = table.get(prefix) if isinstance(table, dict) else None
+        kind = declared.get("type") if isinstance(declared, dict) else None
+        if not isinstance(kind, str) or kind not in registry.names(Metric):
+            continue
+        ways.add(registry.get(Metric, kind, f"eval.metrics.{prefix}").direction(key))
+    return ways.pop() if len(ways) == 1 else None
 
 
 def _known(runs: list[Run]) -> list[str]:
@@ -180,6 +229,10 @@ def _short(value: Any) -> str:
     return text if len(text) <= 40 else text[:37] + "…"
 
 
+ARROWS = {"max": "↑", "min": "↓"}
+BEST_MARK = "*"  # after the best value of a row (text); Markdown puts it in bold
+
+
 def _cell(summary: dict[str, Any] | None) -> str:
     if summary is None:
         return "—"
@@ -187,37 +240,102 @@ def _cell(summary: dict[str, Any] | None) -> str:
     return Pooled(summary["mean"], summary["std"], summary["n"], values).text()
 
 
-def table_rows(result: dict) -> tuple[list[str], list[list[str]]]:
-    head = ["runs", "seeds", *result["metrics"]]
-    rows = []
-    for g in result["groups"]:
-        seeds = ", ".join(str(r["seed"]) for r in g["runs"])
-        rows.append([g["label"], seeds, *(_cell(g["summary"][m]) for m in result["metrics"])])
+def best_group(result: dict, metric: str) -> int | None:
+    """The index of the group with the best mean of ``metric`` by its direction (none
+    without a direction, or with fewer than two groups to choose among)."""
+    way = result.get("directions", {}).get(metric)
+    means = [
+        (g["summary"][metric]["mean"], i)
+        for i, g in enumerate(result["groups"])
+        if g["summary"].get(metric) is not None
+    ]
+    if way not in ARROWS or len(means) < 2:
+        return None
+    return (max(means) if way == "max" else min(means))[1]
+
+
+def table_rows(result: dict, mark: tuple[str, str] = ("", BEST_MARK)):
+    """One row per metric (with its ↑/↓), one column per group; the best cell of each
+    row wrapped in ``mark``."""
+    head = ["metric", *(g["label"] for g in result["groups"])]
+    rows = [["seeds", *(", ".join(str(r["seed"]) for r in g["runs"]) for g in result["groups"])]]
+    for m in result["metrics"]:
+        arrow = ARROWS.get(result.get("directions", {}).get(m) or "", "")
+        best = best_group(result, m)
+        cells = []
+        for i, g in enumerate(result["groups"]):
+            cell = _cell(g["summary"][m])
+            cells.append(f"{mark[0]}{cell}{mark[1]}" if i == best else cell)
+        rows.append([f"{m} {arrow}".rstrip(), *cells])
     return head, rows
 
 
 def render_markdown(result: dict) -> str:
-    head, rows = table_rows(result)
+    head, rows = table_rows(result, ("**", "**"))
     esc = [[c.replace("|", "\\|") for c in row] for row in [head, *rows]]
     lines = ["| " + " | ".join(esc[0]) + " |", "|" + " --- |" * len(head)]
     lines += ["| " + " | ".join(row) + " |" for row in esc[1:]]
     lines.append("")
+    lines.extend(_differences(result, markdown=True))
     lines.append(_footer(result))
     return "\n".join(lines)
 
 
 def render_text(result: dict) -> str:
-    _head, rows = table_rows(result)
-    # one block per group: metric names down the side reads better than a wide table
-    out = []
-    for g, row in zip(result["groups"], rows, strict=True):
-        out.append(f"{row[0]}  (seeds {row[1]}; {len(g['runs'])} run(s))")
-        width = max((len(m) for m in result["metrics"]), default=0)
-        for m, cell in zip(result["metrics"], row[2:], strict=True):
-            out.append(f"  {m:<{width}}  {cell}")
-        out.append("")
+    head, rows = table_rows(result)
+    widths = [max(len(row[i]) for row in [head, *rows]) for i in range(len(head))]
+    out = [
+        "  ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)).rstrip()
+        for row in [head, *rows]
+    ]
+    out.insert(1, "  ".join("-" * w for w in widths))
+    out.append("")
+    out.extend(_differences(result, markdown=False))
     out.append(_footer(result))
     return "\n".join(out)
+
+
+MAX_DIFFERENCES = 20  # spec keys listed; the rest are counted
+
+
+def _differences(result: dict, markdown: bool) -> list[str]:
+    """The spec keys that differ between groups, once: the keys every group sets (with
+    each group's value), then a count of those only some specs have (other networks, other
+    losses: `gan inspect` shows them). Nothing when the runs share one spec."""
+    groups = result["groups"]
+    if len(groups) < 2:
+        return []
+    keys = [k for k in result["differences"] if k != "name"]
+    by_name: dict[str, list[dict]] = {}
+    for g in groups:
+        by_name.setdefault(g["spec"], []).append(g)
+
+    def splits_a_spec(k: str) -> bool:  # tells apart groups of one spec: always shown
+        return any(
+            len({repr(g["differences"].get(k)) for g in same}) > 1 for same in by_name.values()
+        )
+
+    shared = [
+        k
+        for k in keys
+        if splits_a_spec(k) or all(g["differences"].get(k) is not None for g in groups)
+    ]
+    partial = len(keys) - len(shared)
+    out = ["Spec keys that differ between the groups (in the order of the columns):"]
+    for k in shared[:MAX_DIFFERENCES]:
+        values = " | ".join(
+            "—" if g["differences"].get(k) is None else _short(g["differences"][k]) for g in groups
+        )
+        out.append(f"- `{k}`: {values}" if markdown else f"  {k}: {values}")
+    if len(shared) > MAX_DIFFERENCES:
+        out.append(f"  … and {len(shared) - MAX_DIFFERENCES} more")
+    if partial:
+        out.append(
+            f"  and {partial} key(s) that only some of the specs have (other networks, losses "
+            f"or samplers: `gan inspect SPEC` shows each)."
+        )
+    out.append("")
+    return out
 
 
 def _footer(result: dict) -> str:
@@ -228,10 +346,9 @@ def _footer(result: dict) -> str:
     )
     text = (
         f"Values: {where}; training keys from the last training line. "
-        f"Cells: mean ± sample std (each seed's value)."
+        f"Cells: mean ± sample std (each seed's value); ↑/↓: higher/lower is better, as "
+        f"the metric declares; {BEST_MARK} or bold: the best group of the row."
     )
-    if result["differences"]:
-        text += " Spec keys that differ between groups: " + ", ".join(result["differences"]) + "."
-    else:
+    if not result["differences"]:
         text += " All runs share one spec (seeds pooled)."
     return text

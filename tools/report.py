@@ -11,7 +11,6 @@ from __future__ import annotations
 import base64
 import html
 import io
-import math
 import statistics
 import time
 from pathlib import Path
@@ -21,6 +20,8 @@ from gan.core.errors import GanError
 from gan.training.runinfo import Run, read_run
 
 MAX_GRIDS = 8  # sample grids shown, evenly spaced over the run, the newest always
+MARKERS_UP_TO = 40  # curves of at most this many points are drawn with markers
+SMOOTH_FROM = 300  # curves of at least this many points get a moving average
 
 
 def _e(value: Any) -> str:
@@ -36,71 +37,108 @@ def _png(fig) -> str:
     return base64.b64encode(buf.getvalue()).decode()
 
 
-def _figure(n_panels: int, panel_w: float = 4.2, panel_h: float = 2.8, cols: int = 3):
+def _figure(panel_w: float = 4.2, panel_h: float = 2.8):
+    """One panel's figure. Each panel is its own picture, so that the page lays them out
+    side by side on a wide screen and one under the other on a narrow one, at a size
+    whose text stays readable (one wide picture of all panels shrinks its text instead)."""
     try:
         from matplotlib.figure import Figure
     except ImportError:
         raise GanError(
             "gan report draws its plots with matplotlib: pip install 'gan[report]'."
         ) from None
-    cols = max(1, min(cols, n_panels))
-    rows = math.ceil(n_panels / cols)
-    fig = Figure(figsize=(panel_w * cols, panel_h * rows), layout="constrained")
-    axes = [fig.add_subplot(rows, cols, i + 1) for i in range(n_panels)]
-    return fig, axes
+    fig = Figure(figsize=(panel_w, panel_h), layout="constrained")
+    return fig, fig.add_subplot(1, 1, 1)
 
 
-def loss_plot(run: Run) -> str | None:
-    """Every loss term per phase vs step (one panel per phase), and steps/s."""
+def loss_plot(run: Run) -> list[str]:
+    """Every loss term per phase vs step (one panel per phase), and steps/s: base64 PNGs."""
     names = run.loss_names()
     if not names:
-        return None
+        return []
     phases: dict[str, list[str]] = {}
     for key in names:
         phases.setdefault(key.split("/", 1)[0], []).append(key)
-    rate = any("steps_per_s" in r for r in run.train)
-    fig, axes = _figure(len(phases) + int(rate))
-    for ax, (phase, keys) in zip(axes, phases.items(), strict=False):
+    panels = []
+    for phase, keys in phases.items():
+        fig, ax = _figure()
         for key in keys:
             points = [(r["step"], r[key]) for r in run.train if _num(r.get(key))]
-            if points:
-                xs, ys = zip(*points, strict=True)
-                ax.plot(xs, ys, label=key.split("/", 1)[1], linewidth=1.2)
+            _curve(ax, points, label=key.split("/", 1)[1])
         ax.set_title(f"phase {phase}", fontsize=10)
         ax.set_xlabel("step")
+        ax.set_ylabel("loss (mean per log interval)", fontsize=8)
         ax.grid(alpha=0.3)
         ax.legend(fontsize=8)
-    if rate:
-        ax = axes[-1]
-        points = [(r["step"], r["steps_per_s"]) for r in run.train if _num(r.get("steps_per_s"))]
-        if points:
-            xs, ys = zip(*points, strict=True)
-            ax.plot(xs, ys, color="#555555", linewidth=1.2)
-        ax.set_title("steps/s", fontsize=10)
+        panels.append(_png(fig))
+    points = [(r["step"], r["steps_per_s"]) for r in run.train if _num(r.get("steps_per_s"))]
+    if points:
+        fig, ax = _figure()
+        _curve(ax, points, color="#555555")
+        ax.set_title("speed", fontsize=10)
         ax.set_xlabel("step")
+        ax.set_ylabel("steps/s", fontsize=8)
         ax.grid(alpha=0.3)
-    return _png(fig)
+        panels.append(_png(fig))
+    return panels
 
 
-def eval_plot(run: Run) -> str | None:
-    """Each evaluation metric vs step; the selected (best) step marked."""
+def smooth(values: list[float], window: int) -> list[float]:
+    """A centred moving average of ``window`` points (shorter at the ends)."""
+    half = window // 2
+    return [statistics.fmean(values[max(0, i - half) : i + half + 1]) for i in range(len(values))]
+
+
+def _curve(ax, points: list[tuple[float, float]], label: str | None = None, **style: Any):
+    """One curve: with markers where the points are few (a line between 2 points hides
+    that there are only 2); from ``SMOOTH_FROM`` points on, a moving average (labelled,
+    "smoothed") over the faint raw values, as long runs log noisy losses."""
+    if not points:
+        return
+    xs, ys = (list(v) for v in zip(*points, strict=True))
+    if len(points) <= MARKERS_UP_TO:
+        ax.plot(xs, ys, marker="o", markersize=3, linewidth=1.2, label=label, **style)
+    elif len(points) >= SMOOTH_FROM:
+        (raw,) = ax.plot(xs, ys, linewidth=0.6, alpha=0.3, **style)
+        window = max(3, len(ys) // 50)
+        ax.plot(
+            xs,
+            smooth(ys, window),
+            linewidth=1.3,
+            color=raw.get_color(),
+            label=None if label is None else f"{label} (smoothed, {window} points)",
+        )
+    else:
+        ax.plot(xs, ys, linewidth=1.2, label=label, **style)
+
+
+def eval_plot(run: Run) -> list[str]:
+    """Each evaluation metric vs step, the selected (best) step marked: base64 PNGs."""
     metrics = run.eval_metric_names()
     if not metrics or len(run.evals) < 2:
-        return None  # one evaluation: the table says it all
+        return []  # one evaluation: the table says it all
     best = run.best_eval()
-    fig, axes = _figure(len(metrics), 3.4, 2.4, cols=4)
-    for ax, key in zip(axes, metrics, strict=True):
+    panels = []
+    for key in metrics:
+        fig, ax = _figure(3.4, 2.4)
         points = [(r["step"], r[key]) for r in run.evals if _num(r.get(key))]
-        if points:
-            xs, ys = zip(*points, strict=True)
-            ax.plot(xs, ys, marker="o", markersize=3, linewidth=1.2, color="#1f78b4")
-        if best is not None and len(run.evals) > 1:
+        _curve(ax, points, color="#1f78b4")
+        if best is not None:
             ax.axvline(best["step"], color="#e31a1c", linewidth=0.8, linestyle="--")
         ax.set_title(key, fontsize=9)
         ax.set_xlabel("step", fontsize=8)
+        ax.set_ylabel(key.rsplit("/", 1)[-1], fontsize=8)
         ax.tick_params(labelsize=7)
         ax.grid(alpha=0.3)
-    return _png(fig)
+        panels.append(_png(fig))
+    return panels
+
+
+def _panels(pngs: list[str], alt: str, css: str) -> str:
+    images = "".join(
+        f'<img class="{css}" alt="{_e(alt)}" src="data:image/png;base64,{png}">' for png in pngs
+    )
+    return f'<div class="figure panels">{images}</div>'
 
 
 def _num(value: Any) -> bool:
@@ -213,6 +251,10 @@ td.num { text-align: right; font-variant-numeric: tabular-nums; }
 tr.best td { background: #fff7d6; }
 .figure { background: #fff; border: 1px solid #ddd; padding: 8px; overflow-x: auto; }
 .figure img, .figure svg { max-width: 100%; height: auto; }
+.panels { display: flex; flex-wrap: wrap; gap: 8px; }
+.panels img.panel { width: 350px; }
+.panels img.small { width: 290px; }
+table + p.sub { margin-top: 0.5em; }
 .grids { display: flex; flex-wrap: wrap; gap: 12px; }
 .grids figure { margin: 0; background: #fff; border: 1px solid #ddd; padding: 6px; }
 .grids img { width: 220px; image-rendering: pixelated; display: block; }
@@ -253,10 +295,7 @@ def build_report(path: str | Path) -> str:
     add('<h2 id="losses">Loss terms per phase</h2>')
     losses = loss_plot(run)
     if losses:
-        add(
-            f'<div class="figure"><img alt="loss curves" '
-            f'src="data:image/png;base64,{losses}"></div>'
-        )
+        add(_panels(losses, "loss curves", "panel"))
     else:
         add('<p class="note">No training line in metrics.jsonl yet.</p>')
 
@@ -311,19 +350,18 @@ def _eval_section(run: Run) -> list[str]:
     if not run.evals:
         spec_eval = run.spec.get("eval", {})
         why = (
-            "no evaluation has run yet"
-            if spec_eval.get("every")
-            else "the spec evaluates nothing during training ([eval] every is not set); "
-            "`gan eval RUN` computes its metrics for a checkpoint"
+            "no evaluation has run yet (the spec's metrics are evaluated "
+            + (f"every {spec_eval['every']} steps and " if spec_eval.get("every") else "")
+            + "at the last step)"
+            if spec_eval.get("every") or spec_eval.get("metrics")
+            else "the spec declares no metrics ([eval.metrics]); `gan eval RUN --set "
+            "eval.metrics.NAME.type=…` computes some for a checkpoint"
         )
         return [f'<p class="note">No evaluation in metrics.jsonl: {_e(why)}.</p>']
     out = []
     plot = eval_plot(run)
     if plot:
-        out.append(
-            f'<div class="figure"><img alt="evaluation metrics" src="data:image/png;base64,'
-            f'{plot}"></div>'
-        )
+        out.append(_panels(plot, "evaluation metrics", "panel small"))
     last, best = run.evals[-1], run.best_eval()
     key = run.spec.get("eval", {}).get("best")
     head = f"last (step {last['step']}, {last.get('split') or '?'} split)"

@@ -1,5 +1,5 @@
 """The trainer's own side jobs, as event-hook callbacks: metrics.jsonl, TensorBoard, the
-progress bar, checkpoints and the wall-clock budget.
+progress display (:mod:`gan.training.progress`), checkpoints and the wall-clock budget.
 
 Each is a small object whose methods are ``@hookimpl`` s of the trainer's events
 (:class:`gan.training.events.GanEventSpecs`); this module's :func:`gan_train_start` attaches
@@ -12,12 +12,12 @@ from __future__ import annotations
 
 import json
 import os
-import sys
 import time
 from typing import TYPE_CHECKING, Any
 
 from gan.core.errors import GanError
 from gan.core.hooks import hookimpl
+from gan.training.progress import Progress
 
 if TYPE_CHECKING:
     from gan.training.trainer import Trainer
@@ -100,53 +100,6 @@ class TensorBoard:
     @hookimpl
     def gan_train_end(self) -> None:
         self.writer.close()
-
-
-class Progress:
-    """A rich progress bar on a terminal; plain log lines otherwise (CI, pipes)."""
-
-    def __init__(self, total: int, start: int, quiet: bool = False) -> None:
-        self.total = total
-        self.quiet = quiet
-        self.bar = None
-        if not quiet and sys.stderr.isatty():
-            from rich.progress import (
-                BarColumn,
-                MofNCompleteColumn,
-                TextColumn,
-                TimeRemainingColumn,
-            )
-            from rich.progress import Progress as RichProgress
-
-            self.bar = RichProgress(
-                TextColumn("[bold]train"),
-                BarColumn(),
-                MofNCompleteColumn(),
-                TimeRemainingColumn(),
-                TextColumn("{task.fields[info]}"),
-                transient=False,
-            )
-            self.bar.start()
-            self.task = self.bar.add_task("train", total=total, completed=start, info="")
-
-    def update(self, step: int, values: dict[str, float], rate: float) -> None:
-        info = f"{rate:.1f} it/s " + " ".join(f"{k}={v:.4g}" for k, v in values.items())
-        if self.bar is not None:
-            self.bar.update(self.task, completed=step, info=info)
-        elif not self.quiet:
-            print(f"step {step}/{self.total} {info}", file=sys.stderr, flush=True)
-
-    def close(self) -> None:
-        if self.bar is not None:
-            self.bar.stop()
-
-    @hookimpl
-    def gan_log(self, step: int, losses: dict[str, float], steps_per_s: float) -> None:
-        self.update(step, losses, steps_per_s)
-
-    @hookimpl
-    def gan_train_end(self) -> None:
-        self.close()
 
 
 class Checkpoints:

@@ -52,6 +52,9 @@ class Trainer:
         self._stop_signal: int | None = None
         self.stop_reason: str | None = None  # set by a callback that ends the run
         self.total = 0  # the step the run ends at, known once the data is loaded
+        # the intervals in effect (train.log_every/sample_every, else scaled to the run)
+        self.log_every = spec.train.log_every or 1
+        self.sample_every = spec.train.sample_every or 1
         self._callbacks: list[object] = []  # attached for the run (add_callback)
         self._sums: dict[str, torch.Tensor] = {}  # loss terms since the last log step
         self._n = 0
@@ -62,6 +65,15 @@ class Trainer:
     def total_steps(self, batches_per_epoch: int) -> int:
         t = self.spec.train
         return t.steps if t.steps is not None else max(1, math.ceil(t.epochs * batches_per_epoch))
+
+    def intervals(self, total: int) -> tuple[int, int]:
+        """``(log_every, sample_every)``: the spec's, or where unset scaled to the run —
+        about 100 logged points and 8 sample grids, so that a short first run leaves
+        curves and grids worth a look and a long one does not flood its files."""
+        t = self.spec.train
+        log = t.log_every if t.log_every is not None else max(1, total // 100)
+        sample = t.sample_every if t.sample_every is not None else max(1, total // 8)
+        return log, sample
 
     def run(self) -> int:
         images, labels = load_data(self.model)
@@ -86,6 +98,7 @@ class Trainer:
             (self.out / "spec.toml").write_text(self.spec.to_toml())
         distributed.reseed(engine, ctx)
         self.total = self.total_steps(engine.data.batches_per_epoch)
+        self.log_every, self.sample_every = self.intervals(self.total)
         self._train_data = (images, labels)
         n = min(self.spec.sample.n, len(images))
         self.sample_data = (images[:n], labels[:n])
@@ -127,7 +140,6 @@ class Trainer:
     def _loop(self, engine: Engine) -> None:
         """Steps until the last one; everything else happens in event callbacks
         (:mod:`gan.training.callbacks`, :mod:`gan.evaluation.callbacks`, plugins)."""
-        t = self.spec.train
         hook = self.hook
         last_time = time.perf_counter()
         last_step = engine.step_count
@@ -140,7 +152,7 @@ class Trainer:
                     self._sums[k] = self._sums[k] + v if k in self._sums else v
                 self._n += 1
                 step = engine.step_count
-                if step % t.log_every == 0 or step == self.total:
+                if step % self.log_every == 0 or step == self.total:
                     values = self.check_losses(step)
                     now = time.perf_counter()
                     rate = (step - last_step) / max(now - last_time, 1e-9)
@@ -202,7 +214,7 @@ class Trainer:
         steps only (0 elsewhere), so there is no collective per step."""
         if not self.dist.distributed:
             return value
-        if step % self.spec.train.log_every and step != self.total:
+        if step % self.log_every and step != self.total:
             return 0
         return self.dist.max_int(value)
 

@@ -74,6 +74,10 @@ def test_sample_writes_one_row_per_cluster_and_reconstructions(clustergan_run, t
     with Image.open(out) as im:  # 10 rows (clusters) of 5 columns, 28 px + 2 px padding
         assert im.size == (5 * 30 + 2, 10 * 30 + 2)
     assert (tmp_path / "grid-reconstruction.png").is_file()
+    # the reconstruction grid says which rows are the real images
+    line = next(x for x in result.output.splitlines() if "grid-reconstruction.png" in x)
+    assert "rows 1, 3, 5, …: real images of the test split" in line
+    assert "rows 2, 4, 6, …: their reconstructions" in line
 
 
 def test_sample_traversals_for_infogan(tmp_path):

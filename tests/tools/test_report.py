@@ -124,7 +124,8 @@ def test_report_of_a_run_in_progress_without_eval(digits_run, tmp_path):
     text = (tmp_path / "r.html").read_text()
     assert "in progress" in text and "4 of 8" in text
     assert "No evaluation in metrics.jsonl" in text and "still being written" in text
-    assert "<svg" in text and text.count("data:image/png;base64,") == 2  # losses + 1 grid
+    # one picture per loss panel (2 phases, speed) + 1 grid
+    assert "<svg" in text and text.count("data:image/png;base64,") == 3 + 1
 
 
 def test_report_of_a_run_with_no_eval_section(digits_run, tmp_path):
@@ -140,7 +141,7 @@ def test_report_of_a_run_with_no_eval_section(digits_run, tmp_path):
     result = runner.invoke(app, ["report", str(run)])
     assert result.exit_code == 0, result.output
     text = (run / "report.html").read_text()
-    assert "evaluates nothing during training" in text and "No sample grid yet" in text
+    assert "declares no metrics" in text and "No sample grid yet" in text
 
 
 def test_report_bad_input_is_one_clear_message(digits_run, tmp_path):
@@ -320,8 +321,11 @@ def test_inspect_text_collapses_repeats_and_calls():
 # -- gan compare -----------------------------------------------------------------------------
 
 
-def fake_run(folder: Path, seed: int, acc: float, lr: float = 2e-4, best_first=False) -> Path:
-    spec = read_spec("bigan")
+def fake_run(
+    folder: Path, seed: int, acc: float, lr: float = 2e-4, best_first=False, name="bigan"
+) -> Path:
+    spec = read_spec(name)
+    spec["eval"].setdefault("metrics", {})["cluster"] = {"type": "clustering", "node": "x"}
     spec["train"]["seed"] = seed
     spec["phases"][0]["optimizer"]["lr"] = lr
     spec["eval"]["best"] = "cluster/acc"
@@ -360,10 +364,27 @@ def test_compare_pools_two_seeds(tmp_path):
     assert "lr=0.001" in single["label"]
     md = runner.invoke(app, ["compare", str(a), str(b), str(c), "--markdown", "-m", "cluster/*"])
     assert md.exit_code == 0, md.output
-    assert "| runs | seeds | cluster/acc |" in md.output
-    assert "0.85 ± 0.0707 (0.8, 0.9)" in md.output and "| 0.7 |" in md.output
+    assert "| metric | bigan [lr=0.0002] | bigan [lr=0.001] |" in md.output
+    # ↑: the clustering metric declares accuracy higher-is-better; the best mean in bold
+    assert "| cluster/acc ↑ | **0.85 ± 0.0707 (0.8, 0.9)** | 0.7 |" in md.output
     text = runner.invoke(app, ["compare", str(a), str(b)])
     assert "seeds pooled" in text.output and "0.85 ± 0.0707" in text.output
+
+
+def test_compare_across_specs_names_each_difference_once(tmp_path):
+    a = fake_run(tmp_path / "b", 0, 0.8)
+    c = fake_run(tmp_path / "c", 0, 0.9, name="clustergan")
+    result = runner.invoke(app, ["compare", str(a), str(c)])
+    assert result.exit_code == 0, result.output
+    out = result.output
+    assert len(out) < 2500, out  # not a wall of every key of both specs
+    assert "=None" not in out and "None" not in out
+    assert out.count("train.batch_size") == 1  # once, not in a header and a footer
+    assert "only some of the specs have" in out
+    row = next(line for line in out.splitlines() if line.startswith("cluster/acc"))
+    assert "↑" in row and row.rstrip().endswith("0.9*")  # clustergan's 0.9 is the best
+    nmi = next(line for line in out.splitlines() if line.startswith("nmi"))
+    assert "↑" not in nmi and "*" not in nmi  # no component declares it: no direction
 
 
 def test_compare_best_and_last_and_training_keys(tmp_path):
@@ -378,3 +399,44 @@ def test_compare_best_and_last_and_training_keys(tmp_path):
     assert loss["metrics"] == ["discriminator/d_real"]
     assert_clean_error(runner.invoke(app, ["compare", str(a), "-m", "nope"]), "nope", "cluster")
     assert_clean_error(runner.invoke(app, ["compare", str(tmp_path / "x")]), "does not exist")
+
+
+def readme_first_command() -> list[str]:
+    """The arguments of `gan run …` in the README's first command."""
+    import shlex
+
+    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text()
+    block = readme.split("```bash\n", 1)[1].split("```", 1)[0]
+    first = block.splitlines()[0]
+    args = shlex.split(first.split("&&", 1)[1])
+    assert args[:2] == ["gan", "run"], first
+    return args[1:]
+
+
+def test_readme_first_command_leaves_a_report_worth_opening(tmp_path):
+    """Unset intervals scale with the run: the README's 200 steps log ~100 points and
+    draw ~8 grids. Trained here for 40 of them (the same scaling: 1 point per step), the
+    report has at least 20 points per loss curve."""
+    from gan.core.spec import load_spec
+    from gan.training.runinfo import read_run
+    from gan.training.trainer import Trainer
+
+    args = readme_first_command()
+    sets = [args[i + 1] for i, a in enumerate(args) if a == "--set"]
+    spec = load_spec(args[1], sets)
+    log_every, sample_every = Trainer(spec, tmp_path / "unused").intervals(spec.train.steps)
+    assert spec.train.steps // log_every >= 20 and spec.train.steps // sample_every >= 6
+
+    out = tmp_path / "run"
+    cheap = ["train.steps=40", "train.batch_size=8", "data.limit=64", "eval={}"]
+    command = [*args, "--out", str(out), "--quiet"]
+    for item in cheap:
+        command += ["--set", item]
+    result = runner.invoke(app, command)
+    assert result.exit_code == 0, result.output
+    assert runner.invoke(app, ["report", str(out)]).exit_code == 0
+    run = read_run(out)
+    for name in run.loss_names():
+        assert sum(1 for r in run.train if name in r) >= 20, name
+    assert len(run.samples) >= 6
+    assert (out / "report.html").is_file()

@@ -190,7 +190,7 @@ def gan_log(trainer, step, losses, steps_per_s):
         return
     path = trainer.out / "losses.csv"
     columns = ["step", "steps_per_s", *sorted(losses)]
-    new = not path.exists() or step <= trainer.spec.train.log_every
+    new = not path.exists() or step <= trainer.log_every
     with open(path, "w" if new else "a", newline="") as f:
         writer = csv.writer(f)
         if new:
