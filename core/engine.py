@@ -263,6 +263,7 @@ class Engine:
                 else:
                     op = self.model.ops[call.func]
                     kwargs = {"generator": self.sampler_generator} if op.random else {}
+                    kwargs.update(self.model.op_options.get(call, {}))
                     out = op.factory(*args, **kwargs)
         except torch.OutOfMemoryError as exc:
             where = f"networks.{call.func}" if call.func in self.networks else "the graph"
