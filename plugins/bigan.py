@@ -23,10 +23,11 @@ import torch
 from pydantic import Field
 from torch import nn
 
-from gan.api import BuildContext, Network, Params, hookimpl
+from gan.api import BuildContext, Network, hookimpl
+from gan.plugins.blocks import BatchNormParams, batch_norm_of
 
 
-class BiganParams(Params):
+class BiganParams(BatchNormParams):
     latent_dim: int = Field(50, ge=1, le=100_000)
     hidden: int = Field(1024, ge=1, le=1_000_000)
     negative_slope: float = 0.2
@@ -49,10 +50,10 @@ class Generator(nn.Module):
         h = p.hidden
         self.net = nn.Sequential(
             nn.Linear(p.latent_dim, h),
-            nn.BatchNorm1d(h),
+            batch_norm_of(h, p),
             nn.ReLU(),
             nn.Linear(h, h),
-            nn.BatchNorm1d(h),
+            batch_norm_of(h, p),
             nn.ReLU(),
             nn.Linear(h, math.prod(ctx.image_shape)),
             nn.Tanh(),
@@ -75,7 +76,7 @@ class Encoder(nn.Module):
             nn.Linear(math.prod(ctx.image_shape), h),
             nn.LeakyReLU(p.negative_slope),
             nn.Linear(h, h),
-            nn.BatchNorm1d(h),
+            batch_norm_of(h, p),
             nn.LeakyReLU(p.negative_slope),
         )
         self.out = nn.Linear(h, p.latent_dim)
@@ -99,7 +100,7 @@ class Discriminator(nn.Module):
         )
         self.z_path = nn.Sequential(nn.Linear(p.latent_dim, h), nn.LeakyReLU(s))
         self.joint = nn.Sequential(
-            nn.Linear(2 * h, h), nn.BatchNorm1d(h), nn.LeakyReLU(s), nn.Linear(h, 1)
+            nn.Linear(2 * h, h), batch_norm_of(h, p), nn.LeakyReLU(s), nn.Linear(h, 1)
         )
 
     def forward(self, x: torch.Tensor, z: torch.Tensor) -> torch.Tensor:
