@@ -358,22 +358,38 @@ class Engine:
         self._lap("data")
         sums: dict[str, torch.Tensor] = {}
         counts: dict[str, int] = {}
-        for ex in plan:
+        waiting: list[PhaseStep] = []  # simultaneous phases: stepped after the group
+        for k, ex in enumerate(plan):
             if ex.resample:
                 values = self.draw_sources()
                 self._lap("data")
             phase = self.phase_steps[ex.phase.name]
+            # a group of simultaneous phases shares one forward (core/plan.py)
+            grouped = ex.simultaneous or (k + 1 < len(plan) and plan[k + 1].simultaneous)
+            more = k + 1 < len(plan) and plan[k + 1].simultaneous
             phase.zero_grad()
             total, terms = self.forward(ex, values)
             self._lap("forward")
             if self._skip_nonfinite and not phase.finite(total):
                 # train.on_nan = "skip": one host sync per phase is the price of skipping.
                 self.skipped[ex.phase.name] = self.skipped.get(ex.phase.name, 0) + 1
+                if not more:
+                    self._step_all(waiting, ex)
                 continue
             for key, value in terms.items():
                 sums[key] = sums[key] + value if key in sums else value
                 counts[key] = counts.get(key, 0) + 1
             try:
+                if grouped:
+                    # only this phase's networks receive gradients; the shared graph is
+                    # kept for the group's next phase
+                    for name in ex.phase.spec.updates:
+                        self._set_requires_grad(name, True)
+                    phase.backward(total, inputs=phase.parameters, retain_graph=more)
+                    waiting.append(phase)
+                    if not more:
+                        self._step_all(waiting, ex)
+                    continue
                 phase.backward(total)
                 phase.step()
             except torch.OutOfMemoryError as exc:
@@ -391,6 +407,19 @@ class Engine:
         self._schedulers_started = True
         self.step_count += 1
         return StepResult({k: v / counts[k] for k, v in sums.items()})
+
+    def _step_all(self, waiting: list[PhaseStep], ex: Execution) -> None:
+        """Step the optimizers of a group of simultaneous phases, all gradients taken."""
+        try:
+            for phase in waiting:
+                phase.step()
+        except torch.OutOfMemoryError as exc:
+            raise TrainingError(
+                f"Out of {self.device.type.upper()} memory in the optimizer step of phase "
+                f"'{ex.phase.name}' and the phases stepping with it. Lower train.batch_size "
+                f"or shrink the networks."
+            ) from exc
+        waiting.clear()
 
     def forward(
         self, ex: Execution, values: dict[str, torch.Tensor]

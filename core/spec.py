@@ -11,6 +11,7 @@ Loading happens in two stages, each with errors that name the key at fault:
 from __future__ import annotations
 
 import hashlib
+import itertools
 import json
 import os
 import re
@@ -193,6 +194,13 @@ class PhaseSpec(Strict):
     fresh_batch: bool = Field(
         False, description="Redraw data and latent samples before each repetition."
     )
+    simultaneous: bool = Field(
+        False,
+        description="Step together with the previous phase from one forward pass: both "
+        "phases' gradients come from the same parameters, batch and latents before "
+        "either optimizer steps (BiGAN's official update). Needs repeat = 1 on both, the "
+        "same every and start, and no network updated by both.",
+    )
     lr: dict[str, float] = Field(
         default_factory=dict,
         description="Learning rate per updated network, overriding the optimizer's lr for "
@@ -210,6 +218,23 @@ class PhaseSpec(Strict):
         "linear_decay (hold, decay, end_factor), multistep (milestones, gamma) or cosine "
         "(total, end_factor); lengths in `unit` = step | epoch.",
     )
+
+
+def _simultaneous_problem(before: PhaseSpec, phase: PhaseSpec) -> str | None:
+    """Why ``phase`` cannot step together with ``before`` (None when it can): the two
+    must run on the same steps, once each, on disjoint networks, from one draw."""
+    if not phase.simultaneous:
+        return None
+    if before.repeat != 1 or phase.repeat != 1:
+        return f"it and '{before.name}' must have repeat = 1 (one shared forward per step)"
+    if before.every != phase.every or before.start != phase.start:
+        return f"it must have the same every and start as '{before.name}'"
+    shared = sorted(set(before.updates) & set(phase.updates))
+    if shared:
+        return f"it updates {shared} as '{before.name}' does; a network steps once per forward"
+    if phase.fresh_batch:
+        return "it also asks for a fresh batch; a simultaneous phase shares the forward"
+    return None
 
 
 class TrainSpec(Strict):
@@ -339,6 +364,15 @@ class Spec(Strict):
             if p.name in seen:
                 raise ValueError(f"two phases are named '{p.name}'; phase names must be unique")
             seen.add(p.name)
+        for before, phase in itertools.pairwise(phases):
+            problem = _simultaneous_problem(before, phase)
+            if problem:
+                raise ValueError(f"phase '{phase.name}' is simultaneous, but {problem}")
+        if phases and phases[0].simultaneous:
+            raise ValueError(
+                f"the first phase '{phases[0].name}' is simultaneous, but no phase comes "
+                f"before it to share its forward; remove simultaneous = true there"
+            )
         if phases and min(p.start for p in phases) > 0:
             raise ValueError(
                 "every phase has start > 0, so the first steps would train nothing; "
