@@ -316,6 +316,16 @@ class EvalSpec(Strict):
         None, description="Metric key (e.g. 'cluster/acc') that chooses best.safetensors."
     )
     best_mode: Literal["max", "min"] = "max"
+    batchnorm: Literal["running", "batch", "reestimate"] = Field(
+        "running",
+        description="BatchNorm statistics the metrics read: the running statistics of "
+        "training, each evaluated batch's own, or running statistics re-estimated over "
+        "batchnorm_batches training batches before each evaluation (BiGAN's "
+        "--deploy_iters). Training's statistics are restored afterwards.",
+    )
+    batchnorm_batches: int = Field(
+        50, ge=1, le=1_000_000, description="Training batches of a re-estimation."
+    )
     metrics: dict[str, ComponentSpec] = Field(
         default_factory=dict, description="Metric name → registered metric type + params."
     )

@@ -10,7 +10,7 @@ import math
 from typing import Literal
 
 import torch
-from pydantic import Field
+from pydantic import Field, field_validator
 from torch import nn
 
 from gan.api import BuildContext, Network, Params, hookimpl
@@ -52,8 +52,15 @@ class BatchNormParams(Params):
         gt=0,
         le=1,
         description="Running-statistics weight of the new batch (PyTorch meaning; TF decay "
-        "d ↔ 1 − d); None = cumulative average.",
+        "d ↔ 1 − d); 'none' = a cumulative average.",
     )
+
+    @field_validator("batchnorm_momentum", mode="before")
+    @classmethod
+    def _none_spelled(cls, value: object) -> object:
+        """TOML has no null: a spec writes ``batchnorm_momentum = "none"``."""
+        return None if isinstance(value, str) and value.lower() == "none" else value
+
     batchnorm_affine: bool | Literal["shift"] = Field(
         True,
         description="Learned per-feature scale γ and shift β after normalising: true (PyTorch's "
