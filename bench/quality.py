@@ -47,7 +47,7 @@ from pathlib import Path
 
 import torch
 
-from gan.training.runinfo import read_run
+from gan.training.runinfo import health_flags, read_run
 
 REPO = Path(__file__).resolve().parent.parent
 DEFAULT_DATA = REPO.parent / "shared" / "data" / "mnist"
@@ -329,6 +329,11 @@ def run_seed(entry: Entry, seed: int, args) -> dict:
         record["minutes"] = round((train_lines[-1]["time"] - started) / 60, 1)
         record["timing"] = "run folder timestamps (trained outside this script)"
     record["steps"] = run.last_step  # the last log line's, or the final evaluation's
+    # [eval.health]: the flags of the run's last evaluation, and when each first rose
+    health = health_flags(out)
+    record["flags"] = health.get("flags", {})
+    if health.get("first"):
+        record["flags_first"] = health["first"]
     record["curve"] = [{k: v for k, v in e.items() if k != "split"} for e in evals]
     eval_args = ["eval", str(rel), "--best", "--json", "--set", "eval.split=test"]
     record["eval_command"] = shown(eval_args)

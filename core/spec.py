@@ -20,7 +20,14 @@ import tomllib
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
 from gan.core.errors import SpecError, did_you_mean
 from gan.core.schedules import ScheduleSpec
@@ -300,6 +307,30 @@ class SampleSpec(Strict):
     )
 
 
+class HealthRule(Strict):
+    """One ``[eval.health.NAME]`` rule: the run is flagged NAME when a signal leaves its
+    range — a metric of ``[eval.metrics]`` at the last ``last`` evaluations, or a logged
+    loss term at the last ``last`` training logs (e.g. a sample Fréchet above 500: the
+    generator collapsed; ``discriminator/d_real`` below 0.05: the critic won)."""
+
+    metric: str | None = Field(None, description="A metric key, e.g. 'samples/frechet'.")
+    loss: str | None = Field(None, description="A logged loss key, e.g. 'discriminator/d_real'.")
+    above: float | None = Field(None, description="Flag when the value is above this.")
+    below: float | None = Field(None, description="Flag when the value is below this.")
+    last: int = Field(
+        1, ge=1, le=100_000, description="Flag only when the last N values all are out."
+    )
+    says: str = Field("", max_length=200, description="What the flag means, for readers.")
+
+    @model_validator(mode="after")
+    def _one_signal(self) -> HealthRule:
+        if (self.metric is None) == (self.loss is None):
+            raise ValueError("give exactly one signal: metric = 'NAME/KEY' or loss = 'PHASE/TERM'")
+        if self.above is None and self.below is None:
+            raise ValueError("give a bound: above = X and/or below = Y")
+        return self
+
+
 class EvalSpec(Strict):
     """Metrics (``gan eval``, and during training with ``every``)."""
 
@@ -325,6 +356,12 @@ class EvalSpec(Strict):
     )
     batchnorm_batches: int = Field(
         50, ge=1, le=1_000_000, description="Training batches of a re-estimation."
+    )
+    health: dict[str, HealthRule] = Field(
+        default_factory=dict,
+        description="Flags raised at evaluation when a declared signal leaves its range "
+        "(collapse, a critic that wins outright): shown in the console, run.json and "
+        "`gan report`.",
     )
     metrics: dict[str, ComponentSpec] = Field(
         default_factory=dict, description="Metric name → registered metric type + params."
