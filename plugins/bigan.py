@@ -18,6 +18,7 @@ missing, and E/G use the saturating loss ``-0.5 * (...)``.
 from __future__ import annotations
 
 import math
+from typing import Literal
 
 import torch
 from pydantic import Field
@@ -33,6 +34,14 @@ class BiganParams(BatchNormParams):
     negative_slope: float = 0.2
 
 
+class GeneratorParams(BiganParams):
+    output: Literal["tanh", "sigmoid", "none"] = Field(
+        "tanh",
+        description="Output activation: tanh for data on [-1, 1], sigmoid for [0, 1] "
+        "(the official deconvnet_mnist_mlp, net.py).",
+    )
+
+
 class EncoderParams(BiganParams):
     penultimate: bool = Field(
         False,
@@ -42,9 +51,9 @@ class EncoderParams(BiganParams):
 
 
 class Generator(nn.Module):
-    """z → FC1024-BN-ReLU → FC1024-BN-ReLU → FC(image)-tanh."""
+    """z → FC1024-BN-ReLU → FC1024-BN-ReLU → FC(image)-tanh (or ``output``)."""
 
-    def __init__(self, p: BiganParams, ctx: BuildContext) -> None:
+    def __init__(self, p: GeneratorParams, ctx: BuildContext) -> None:
         super().__init__()
         self.image_shape = ctx.image_shape
         h = p.hidden
@@ -56,7 +65,7 @@ class Generator(nn.Module):
             batch_norm_of(h, p),
             nn.ReLU(),
             nn.Linear(h, math.prod(ctx.image_shape)),
-            nn.Tanh(),
+            {"tanh": nn.Tanh, "sigmoid": nn.Sigmoid, "none": nn.Identity}[p.output](),
         )
 
     def forward(self, z: torch.Tensor) -> torch.Tensor:
@@ -110,7 +119,7 @@ class Discriminator(nn.Module):
 @hookimpl
 def gan_networks():
     return [
-        Network("bigan.generator", Generator, BiganParams),
+        Network("bigan.generator", Generator, GeneratorParams),
         Network("bigan.encoder", Encoder, EncoderParams),
         Network("bigan.discriminator", Discriminator, BiganParams),
     ]
