@@ -256,10 +256,14 @@ class Twin:
         self.opt_d = torch.optim.Adam(self.D.parameters(), **ADAM)
         self.opt_ge = torch.optim.Adam([*self.G.parameters(), *self.E.parameters()], **ADAM)
 
-    def critic_step(self, x: torch.Tensor, z: torch.Tensor) -> float:
+    def critic_step(
+        self, x: torch.Tensor, z: torch.Tensor, eps: torch.Tensor | None = None
+    ) -> float:
+        """One d_adam step; ``eps`` (a test's replayed draw) or a new one."""
         with torch.no_grad():
             x_fake = self.G(z)
-        eps = torch.rand(())  # one ε for the whole batch: tf.random_uniform([], 0, 1)
+        if eps is None:
+            eps = torch.rand(())  # one ε for the whole batch: tf.random_uniform([], 0, 1)
         x_hat = (eps * x + (1 - eps) * x_fake).requires_grad_(True)
         (grad,) = torch.autograd.grad(self.D(x_hat).sum(), x_hat, create_graph=True)
         gp = GP_SCALE * ((grad.flatten(1).norm(dim=1) - 1.0) ** 2).mean()
