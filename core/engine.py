@@ -20,7 +20,7 @@ from torch import nn
 from gan.core import acceleration, schedules
 from gan.core.components import Network, Optimizer, OptimizerContext
 from gan.core.errors import SpecError, TrainingError
-from gan.core.graph import Call
+from gan.core.graph import DATA_NODES, Call
 from gan.core.phase import GradientAverager, PhaseStep
 from gan.core.plan import Execution, build_plan, expand
 from gan.core.resolve import Model, Phase
@@ -147,6 +147,7 @@ class Engine:
         self._plans: dict[tuple[tuple[int, int], ...], list[Execution]] = {}
         calls = {c for c in model.graph.order if c.func in model.ops}
         self._leaf_calls = frozenset(c for c in calls if model.ops[c.func].grad_leaf)
+        self._random_calls = frozenset(c for c in calls if model.ops[c.func].random)
         # how this machine runs the step: both choices are kept with their reasons
         self.precision = acceleration.choose_precision(spec.train.precision, self.device)
         self.compiled = acceleration.choose_compile(spec.train.compile, self.device)
@@ -214,7 +215,7 @@ class Engine:
         key = tuple((p.index, r) for p, r in active)
         if key not in self._plans:
             self._plans[key] = build_plan(
-                self.model.graph, self.model.losses, active, self._leaf_calls
+                self.model.graph, self.model.losses, active, self._leaf_calls, self._random_calls
             )
         return self._plans[key]
 
@@ -360,7 +361,11 @@ class Engine:
         counts: dict[str, int] = {}
         waiting: list[PhaseStep] = []  # simultaneous phases: stepped after the group
         for k, ex in enumerate(plan):
-            if ex.resample:
+            if ex.fresh == "latents":  # the same data batch, new latents
+                data = {k: values[k] for k in DATA_NODES if k in values}
+                values = {**values, **self.draw_sources(data)}
+                self._lap("data")
+            elif ex.resample:
                 values = self.draw_sources()
                 self._lap("data")
             phase = self.phase_steps[ex.phase.name]

@@ -201,6 +201,29 @@ class PhaseSpec(Strict):
     fresh_batch: bool = Field(
         False, description="Redraw data and latent samples before each repetition."
     )
+    fresh: Literal["none", "latents", "batch"] | None = Field(
+        None,
+        description="What this phase redraws before it runs: nothing (reuse the step's "
+        "draws and the nodes computed from them), the latent samples only (the same "
+        "data batch; InfoGAN's and ClusterGAN's official generator updates), or data "
+        "and latents ('batch', the same as fresh_batch = true). Default: fresh_batch.",
+    )
+
+    @model_validator(mode="after")
+    def _one_fresh(self) -> PhaseSpec:
+        if self.fresh is not None and self.fresh_batch and self.fresh != "batch":
+            raise ValueError(
+                f"fresh = '{self.fresh}' contradicts fresh_batch = true; keep one of them"
+            )
+        return self
+
+    @property
+    def redraw(self) -> Literal["none", "latents", "batch"]:
+        """What the phase redraws: ``fresh``, else ``fresh_batch``'s "batch" or "none"."""
+        if self.fresh is not None:
+            return self.fresh
+        return "batch" if self.fresh_batch else "none"
+
     simultaneous: bool = Field(
         False,
         description="Step together with the previous phase from one forward pass: both "
@@ -239,8 +262,11 @@ def _simultaneous_problem(before: PhaseSpec, phase: PhaseSpec) -> str | None:
     shared = sorted(set(before.updates) & set(phase.updates))
     if shared:
         return f"it updates {shared} as '{before.name}' does; a network steps once per forward"
-    if phase.fresh_batch:
-        return "it also asks for a fresh batch; a simultaneous phase shares the forward"
+    if phase.redraw != "none":
+        return (
+            f"it also asks for fresh draws (fresh = '{phase.redraw}'); a simultaneous phase "
+            f"shares the forward"
+        )
     return None
 
 

@@ -92,7 +92,9 @@ def describe(model: Model) -> dict[str, Any]:
                     **p.optimizer.params.model_dump(mode="json"),
                 },
                 "losses": dict(p.terms),
-                "fresh_batch": ex.resample,
+                "fresh_batch": ex.fresh == "batch",
+                "fresh": ex.fresh,
+                "simultaneous": ex.simultaneous,
                 "nodes": [
                     {
                         "node": a.call.key,

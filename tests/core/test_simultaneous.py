@@ -135,7 +135,8 @@ def test_resume_mid_run_matches_an_uninterrupted_run():
         ({"repeat": 2}, "repeat = 1"),
         ({"every": 2}, "same every and start"),
         ({"updates": ["D", "G"]}, "updates"),
-        ({"fresh_batch": True}, "fresh batch"),
+        ({"fresh_batch": True}, "fresh draws"),
+        ({"fresh": "latents"}, "fresh draws"),
     ],
 )
 def test_impossible_simultaneous_phases_are_refused(change, message):
