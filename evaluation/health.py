@@ -41,7 +41,7 @@ def flags(
     (keys "PHASE/TERM"), both oldest first. A signal with fewer values is not flagged."""
     raised: dict[str, str] = {}
     for name, rule in rules.items():
-        key = rule.metric if rule.metric is not None else rule.loss
+        key = rule.metric if rule.metric is not None else rule.loss or ""
         history = evals if rule.metric is not None else logs
         values = [float(r[key]) for r in history if isinstance(r.get(key), int | float)][
             -rule.last :

@@ -7,6 +7,7 @@ inputs, runs a stack of fully-connected layers and returns one output or several
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from typing import Literal
 
 import torch
@@ -94,7 +95,7 @@ def batch_norm_of(features: int, p: BatchNormParams, dims: int = 1) -> nn.Module
 LastInit = Literal["same", "xavier_uniform", "xavier_normal"]
 
 
-def init_last(layers: list[nn.Module], how: LastInit) -> None:
+def init_last(layers: Sequence[nn.Module], how: LastInit) -> None:
     """``last_init``: the output layer(s) initialised on their own, e.g. Glorot-uniform
     weights and zero biases — tf.contrib.layers.fully_connected's default initialiser,
     which ClusterGAN's official critic and encoder keep for their last layer while
@@ -105,8 +106,9 @@ def init_last(layers: list[nn.Module], how: LastInit) -> None:
         weight = getattr(layer, "weight", None)
         if weight is not None:
             getattr(nn.init, f"{how}_")(weight)
-        if getattr(layer, "bias", None) is not None:
-            nn.init.zeros_(layer.bias)
+        bias = getattr(layer, "bias", None)
+        if isinstance(bias, torch.Tensor):
+            nn.init.zeros_(bias)
 
 
 class MLPParams(BatchNormParams):

@@ -295,8 +295,9 @@ def record_health(folder: Path, step: int, raised: dict[str, str]) -> None:
     ``flags``: name → reason) and the step at which each flag was first raised
     (``first``), so a run that collapsed and recovered still shows it."""
     info = read_run_json(folder)
-    old = info.get("health") if isinstance(info.get("health"), dict) else {}
-    first = dict(old.get("first", {})) if isinstance(old.get("first"), dict) else {}
+    old = info.get("health")
+    earlier = old.get("first") if isinstance(old, dict) else None
+    first = dict(earlier) if isinstance(earlier, dict) else {}
     for name in raised:
         first.setdefault(name, step)
     info["health"] = {"step": step, "flags": dict(raised), "first": first}
