@@ -48,7 +48,7 @@ class BatchNormParams(Params):
     (BiGAN's official running statistics)."""
 
     batchnorm_eps: float = Field(1e-5, gt=0, description="Added to the variance (TF: 1e-3).")
-    batchnorm_momentum: float | None = Field(
+    batchnorm_momentum: float | Literal["none"] | None = Field(
         0.1,
         gt=0,
         le=1,
@@ -89,7 +89,8 @@ def batch_norm(
 
 def batch_norm_of(features: int, p: BatchNormParams, dims: int = 1) -> nn.Module:
     """:func:`batch_norm` with a network's own options."""
-    return batch_norm(features, dims, p.batchnorm_eps, p.batchnorm_momentum, p.batchnorm_affine)
+    momentum = None if p.batchnorm_momentum == "none" else p.batchnorm_momentum
+    return batch_norm(features, dims, p.batchnorm_eps, momentum, p.batchnorm_affine)
 
 
 LastInit = Literal["same", "xavier_uniform", "xavier_normal"]

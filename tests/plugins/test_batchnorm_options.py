@@ -83,7 +83,7 @@ def test_plugin_networks_take_the_options():
     from gan.core.resolve import validate_params
 
     registry = default_registry()
-    options = {"batchnorm_affine": False, "batchnorm_eps": 1e-8, "batchnorm_momentum": None}
+    options = {"batchnorm_affine": False, "batchnorm_eps": 1e-8, "batchnorm_momentum": "none"}
     for name, extra in [
         ("bigan.generator", {"hidden": 16}),
         ("bigan.encoder", {"hidden": 16}),
