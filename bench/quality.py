@@ -78,8 +78,18 @@ class Entry:
     retired: str = ""  # why this entry only shows old records (its spec has changed since)
 
 
-# `--set` keys a twin script understands, as its own options (the same budget for both)
+# `--set` keys a twin script understands, as its own options (the same budget for both),
+# and the `gan run` bookkeeping it has no use for; any other key would change the
+# engine's recipe alone, and is refused
 SCRIPT_OPTIONS = {"train.steps": "--steps", "eval.every": "--eval-every", "train.seed": "--seed"}
+SCRIPT_IGNORES = (
+    "data.root",
+    "train.max_minutes",
+    "train.log_every",
+    "train.sample_every",
+    "train.checkpoint_every",
+    "train.keep_checkpoints",
+)
 
 
 # the AAE clustering runs' protocol, budget and figures, whatever the recipe
@@ -374,6 +384,23 @@ def untrained_figure(run: Path, log: Path) -> dict:
     return {"step0_command": shown(eval_args), "step0": json.loads(evaluated.stdout)["metrics"]}
 
 
+def script_options(entry: Entry, sets: list[str]) -> list[str]:
+    """The engine's budget keys of ``--set`` as the twin's own options; a key that
+    would change the engine's recipe alone is refused (before anything trains)."""
+    options: list[str] = []
+    for item in sets:
+        key, _, value = item.partition("=")
+        if key in SCRIPT_IGNORES or item == "data.source=mnist":
+            continue
+        if key not in SCRIPT_OPTIONS:
+            raise SystemExit(
+                f"--set {item}: the twin {entry.key} takes only {sorted(SCRIPT_OPTIONS)} "
+                f"(and ignores {list(SCRIPT_IGNORES)}); run it in a command of its own"
+            )
+        options += [SCRIPT_OPTIONS[key], value]
+    return options
+
+
 def run_script_seed(entry: Entry, seed: int, args) -> dict:
     """A twin: the entry's script with its own CLI, on the same data, seed and budget."""
     assert entry.script is not None
@@ -381,15 +408,7 @@ def run_script_seed(entry: Entry, seed: int, args) -> dict:
     out = Path(args.runs) / f"{entry.key.lower()}{tag}_s{seed}.jsonl"
     log = out.with_suffix(".log")
     options = [*entry.overrides, "--seed", str(seed), "--data", args.data]
-    for item in args.set or []:  # the engine's budget keys, as the script's options
-        key, _, value = item.partition("=")
-        if key not in SCRIPT_OPTIONS:
-            if key.startswith("data.") or key.startswith("train.max_"):
-                continue  # the data and wall-clock knobs of `gan run`: not the twin's
-            raise SystemExit(
-                f"--set {item}: the twin {entry.key} takes only {sorted(SCRIPT_OPTIONS)}"
-            )
-        options += [SCRIPT_OPTIONS[key], value]
+    options += script_options(entry, args.set or [])
     cmd = [entry.script, *options, "--out", str(out)]
     record: dict = {
         "protocol": PROTOCOL,
@@ -668,6 +687,9 @@ def main() -> None:
     retired = [f"{e.key}: {e.retired}" for e in chosen if e.retired]
     if retired:
         parser.error("; ".join(retired))
+    for entry in chosen:  # a twin refuses a recipe change up front
+        if entry.script:
+            script_options(entry, args.set or [])
     for entry in chosen:
         for seed in args.seeds:
             print(f"== {entry.name} seed {seed}", flush=True)
