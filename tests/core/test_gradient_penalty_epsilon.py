@@ -71,7 +71,15 @@ def test_the_loss_option_reaches_the_interpolation_op():
     out = engine.evaluate(["x_hat", "x_fake"], values)
     eps = _weights(values["x"], out["x_fake"], out["x_hat"])
     torch.testing.assert_close(eps, eps[:1, :1].expand_as(eps), rtol=1e-3, atol=1e-4)
-    assert tiny_engine("clustergan", *SMALL, batch_size=8).model.op_options == {}  # unset
+    # unset: nothing is forwarded (the op's own default, one ε per example)
+    from helpers import read_spec
+
+    from gan.core.resolve import resolve
+    from gan.core.spec import spec_from_dict
+
+    data = read_spec("clustergan")
+    data["losses"]["gp"].pop("epsilon", None)
+    assert resolve(spec_from_dict(data, ["data.source=digits"])).op_options == {}
 
 
 def test_epsilon_on_a_node_no_op_draws_is_refused():
