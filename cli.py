@@ -298,14 +298,33 @@ def eval_(
             f"eval.metrics.NAME.type=... --set eval.metrics.NAME.node=..."
         )
     results = run_metrics(Evaluation(engine, data_loader(engine), quiet=quiet or as_json))
+    raised = _health_flags(engine, file, results)
     if as_json:
         payload = {"checkpoint": str(file), "step": engine.step_count, "metrics": results}
+        if engine.model.spec.eval.health:
+            payload["flags"] = raised
         typer.echo(json.dumps(payload, indent=2))
         return
     typer.echo(f"{file} (step {engine.step_count}, {engine.model.spec.eval.split} split)")
     width = max(len(k) for k in results)
     for key, value in results.items():
         typer.echo(f"  {key:<{width}}  {value:.4f}")
+    for name, reason in raised.items():
+        typer.echo(f"  FLAG {name}: {reason}")
+
+
+def _health_flags(engine, file: Path, results: dict[str, float]) -> dict[str, str]:
+    """``[eval.health]`` flags of this evaluation, with the training logs and earlier
+    evaluations of the checkpoint's run folder where there is one (read, not written)."""
+    from gan.evaluation import health
+
+    rules = engine.model.spec.eval.health
+    if not rules:
+        return {}
+    folder = file.parent.parent if file.parent.name == "checkpoints" else file.parent
+    evals, logs = health.run_history(folder)
+    evals = [e for e in evals if e.get("step", -1) < engine.step_count]
+    return health.flags(rules, [*evals, {"step": engine.step_count, **results}], logs)
 
 
 @app.command()

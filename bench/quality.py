@@ -4,6 +4,7 @@ checkpoint on the validation split, report its figure once on the test split.
     python bench/quality.py --models InfoGAN --seeds 0 1 2
     python bench/quality.py --models CGAN-conv BiGAN
     python bench/quality.py --models InfoGAN --seeds 0 --reuse   # evaluate a finished run
+    python bench/quality.py --models ClusterGAN ClusterGAN-twin --seeds 0 1 2
 
 Protocol (every record follows it):
 
@@ -18,6 +19,13 @@ Protocol (every record follows it):
    and end, the commands and every metric; ``quality.md`` is regenerated from all
    records (each seed's figure and the median), with a learning-curve PNG per model
    (validation metric vs step, one line per seed).
+
+A *twin* entry (``script``) runs an independent transcription of an official training
+loop instead of ``gan run`` (``bench/reference/``): it writes its own validation curve
+and the test figure of its validation-selected checkpoint, recorded like the others and
+drawn beside the engine's curves in the engine entry's picture (``beside``). An entry
+with ``step0`` also records the test figure of the untrained networks (the spec's
+initialisation, saved as a checkpoint and evaluated by ``gan eval``).
 
 Minutes are wall-clock on this machine and depend on what else ran: the load average is
 recorded beside them. Hyper-parameters are the specs' (from the papers and official
@@ -41,7 +49,7 @@ import torch
 from common import REPO, RESULTS, RUNS, add_data_root, recorded
 from records import append_json, read_json
 
-from gan.training.runinfo import read_run
+from gan.training.runinfo import health_flags, read_run
 
 PROTOCOL = "steps+val"  # records of the wall-clock protocol before it carry no "protocol"
 
@@ -62,6 +70,24 @@ class Entry:
     notes: str = ""
     source: str = "mnist"  # data.source; its IDX folder is --data's sibling of that name
     second: str | None = None  # a validation metric drawn in a panel under the main one
+    script: str | None = None  # a twin: this script (its CLI below) instead of `gan run`
+    beside: str | None = None  # key of a twin entry whose curves this entry's plot also draws
+    step0: bool = False  # also record the untrained networks' test figure
+    retired: str = ""  # why this entry only shows old records (its spec has changed since)
+
+
+# `--set` keys a twin script understands, as its own options (the same budget for both),
+# and the `gan run` bookkeeping it has no use for; any other key would change the
+# engine's recipe alone, and is refused
+SCRIPT_OPTIONS = {"train.steps": "--steps", "eval.every": "--eval-every", "train.seed": "--seed"}
+SCRIPT_IGNORES = (
+    "data.root",
+    "train.max_minutes",
+    "train.log_every",
+    "train.sample_every",
+    "train.checkpoint_every",
+    "train.keep_checkpoints",
+)
 
 
 # the AAE clustering runs' protocol, budget and figures, whatever the recipe
@@ -154,22 +180,48 @@ MODELS = [
     ),
     Entry(
         "ClusterGAN",
+        "ClusterGAN (official recipe)",
+        "specs/clustergan.toml",
+        "kmeans/purity",
+        "purity 0.95 / NMI 0.89 / ARI 0.89 (best run); official mean of 10: 0.910 / 0.854 / "
+        "0.829; target here: the engine's median validation purity inside the twin's seed "
+        "range at every evaluation",
+        0.90,
+        overrides=["train.steps=3000", "eval.every=250"],
+        extra=["kmeans/nmi", "kmeans/ari", "cluster/purity"],
+        notes="specs/clustergan.toml, the official recipe (each value cites "
+        "sudiptodip15/ClusterGAN), for 3,000 generator steps (5 critic steps each) of batch "
+        "64, validation purity (k-means on [ẑ_n, softmax(ẑ_c)], 5,000 held-out images) every "
+        "250 steps; drawn beside its twin, bench/reference/clustergan_official.py, at the "
+        "same seeds and steps.",
+        beside="ClusterGAN-twin",
+    ),
+    Entry(
+        "ClusterGAN-twin",
+        "ClusterGAN twin (official loop in plain PyTorch)",
+        "bench/reference/clustergan_official.py",
+        "kmeans/purity",
+        "the engine's ClusterGAN (official recipe) at the same seeds and steps",
+        0.90,
+        overrides=["--steps", "3000", "--eval-every", "250"],
+        extra=["kmeans/nmi", "kmeans/ari", "cluster/purity"],
+        notes="bench/reference/clustergan_official.py: an independent transcription of the "
+        "official TF loop (its docstring cites each file), nothing shared with the engine "
+        "but torch and the MNIST files; validation = the first 5,000 training images as in "
+        "TF's reader, k-means purity every 250 steps, the test figure of the best one.",
+        script="bench/reference/clustergan_official.py",
+    ),
+    Entry(
+        "ClusterGAN-paper90",
         "ClusterGAN (paper spec)",
         "specs/clustergan.toml",
         "kmeans/purity",
         "purity 0.95 / NMI 0.89 / ARI 0.89 (best run); official mean of 10: 0.910 / 0.854 / 0.829",
         0.90,
-        overrides=[
-            "data.val=10000",
-            "train.steps=200000",
-            "train.max_minutes=90",
-            "eval.every=500",
-            "eval.best=kmeans/purity",
-        ],
         extra=["kmeans/nmi", "kmeans/ari", "cluster/acc", "cluster/purity"],
-        notes="The paper's spec for 90 minutes (the issue's measurement of the slow "
-        "recipe); validation every 500 generator steps, k-means on [ẑ_n, softmax(ẑ_c)] "
-        "as in the paper, best by validation purity.",
+        notes="Records of specs/clustergan.toml before it became the official recipe (90 "
+        "minutes, validation every 500 steps; each record's command names its overrides).",
+        retired="specs/clustergan.toml is the official recipe now: run --models ClusterGAN",
     ),
     Entry(
         "ClusterGAN-fast",
@@ -199,15 +251,32 @@ MODELS = [
     ),
     Entry(
         "BiGAN",
+        "BiGAN (official recipe)",
+        "specs/bigan.toml",
+        "probe_feat/knn1_acc",
+        "official curve: epoch 0 → 91.50% E(x) / 96.84% penultimate; epoch 25 → 95.41% / "
+        "96.28%; 400 → 92.10% / 97.35%",
+        0.9628,
+        overrides=["train.steps=9750"],
+        extra=["probe/knn1_acc", "probe/logreg_acc", "samples/frechet", "recon/mse"],
+        notes="specs/bigan.toml, the official recipe (each value cites jeffdonahue/bigan), "
+        "for 25 epochs (9,750 steps of 128 over the 50,000 left after validation), "
+        "BatchNorm statistics re-estimated over 1,000 batches before each evaluation, "
+        "compared with the official README's epoch-25 line; the untrained networks' test "
+        "figure (step 0, the README's epoch-0 line) is recorded beside each seed.",
+        step0=True,
+    ),
+    Entry(
+        "BiGAN-before",
         "BiGAN",
         "specs/bigan.toml",
         "probe_feat/knn1_acc",
         "official curve: epoch 25 → 95.41% E(x) / 96.28% penultimate; 400 → 97.35%",
         0.9628,
-        overrides=["train.steps=9750"],
         extra=["probe/knn1_acc", "probe/logreg_acc"],
-        notes="25 epochs (9,750 steps of 128 over the 50,000 left after validation), "
-        "compared with the official README's epoch-25 line.",
+        notes="Records of specs/bigan.toml before it became the official recipe (25 "
+        "epochs; tanh on [-1, 1], BatchNorm with gain and bias, alternating updates).",
+        retired="specs/bigan.toml is the official recipe now: run --models BiGAN",
     ),
 ]
 
@@ -269,6 +338,11 @@ def run_seed(entry: Entry, seed: int, args) -> dict:
         record["minutes"] = round((train_lines[-1]["time"] - started) / 60, 1)
         record["timing"] = "run folder timestamps (trained outside this script)"
     record["steps"] = run.last_step  # the last log line's, or the final evaluation's
+    # [eval.health]: the flags of the run's last evaluation, and when each first rose
+    health = health_flags(out)
+    record["flags"] = health.get("flags", {})
+    if health.get("first"):
+        record["flags_first"] = health["first"]
     record["curve"] = [{k: v for k, v in e.items() if k != "split"} for e in evals]
     eval_args = ["eval", rel, "--best", "--json", "--set", "eval.split=test"]
     record["eval_command"] = shown(eval_args)
@@ -277,11 +351,97 @@ def run_seed(entry: Entry, seed: int, args) -> dict:
         record["error"] = f"gan eval exited {evaluated.returncode}; see {recorded(log)}"
         return record
     result = json.loads(evaluated.stdout)
+    if entry.step0:
+        record.update(untrained_figure(out, log))
     record["selected_step"] = result["step"]
     val_at = [c for c in record["curve"] if c["step"] == result["step"]]
     record["val_value"] = val_at[0].get(entry.metric) if val_at else None
     record["metrics"] = result["metrics"]
     record["value"] = result["metrics"].get(entry.metric)
+    record["met"] = record["value"] is not None and record["value"] >= entry.target
+    return record
+
+
+def untrained_figure(run: Path, log: Path) -> dict:
+    """The test figure of the run's networks as initialised (step 0): the run's own spec
+    (spec.toml, every --set applied) builds the engine with its seed, the state is saved
+    as ``checkpoints/untrained.safetensors`` and ``gan eval`` reads it like any other
+    checkpoint (with the spec's [eval], e.g. BatchNorm statistics re-estimated)."""
+    from gan.core.build import build_engine
+    from gan.core.data import load_data
+    from gan.core.spec import load_spec
+    from gan.training.trainer import Trainer
+
+    spec = load_spec(run / "spec.toml")
+    trainer = Trainer(spec, run, quiet=True)
+    engine = build_engine(trainer.model, torch.device("cpu"), load_data(trainer.model))
+    path = trainer.save_checkpoint(engine, name="untrained.safetensors")
+    eval_args = ["eval", str(path), "--json", "--set", "eval.split=test"]
+    evaluated = gan(*eval_args, log=log)
+    if evaluated.returncode != 0:
+        return {"step0_error": f"gan eval exited {evaluated.returncode}; see {log}"}
+    return {"step0_command": shown(eval_args), "step0": json.loads(evaluated.stdout)["metrics"]}
+
+
+def script_options(entry: Entry, sets: list[str]) -> list[str]:
+    """The engine's budget keys of ``--set`` as the twin's own options; a key that
+    would change the engine's recipe alone is refused (before anything trains)."""
+    options: list[str] = []
+    for item in sets:
+        key, _, value = item.partition("=")
+        if key in SCRIPT_IGNORES or item == "data.source=mnist":
+            continue
+        if key not in SCRIPT_OPTIONS:
+            raise SystemExit(
+                f"--set {item}: the twin {entry.key} takes only {sorted(SCRIPT_OPTIONS)} "
+                f"(and ignores {list(SCRIPT_IGNORES)}); run it in a command of its own"
+            )
+        options += [SCRIPT_OPTIONS[key], value]
+    return options
+
+
+def run_script_seed(entry: Entry, seed: int, args) -> dict:
+    """A twin: the entry's script with its own CLI, on the same data, seed and budget."""
+    assert entry.script is not None
+    tag = f"_{args.variant}" if args.variant else ""
+    out = Path(args.runs) / f"{entry.key.lower()}{tag}_s{seed}.jsonl"
+    log = out.with_suffix(".log")
+    options = [*entry.overrides, "--seed", str(seed), "--data", args.data]
+    options += script_options(entry, args.set or [])
+    cmd = [entry.script, *options, "--out", str(out)]
+    record: dict = {
+        "protocol": PROTOCOL,
+        "model": entry.name,
+        "spec": entry.script,
+        "seed": seed,
+        "overrides": options,
+        "command": "python " + " ".join(cmd),
+        "machine": f"{platform.processor() or platform.machine()}, {os.cpu_count()} cores",
+        "torch": torch.__version__,
+        "threads": int(os.environ.get("OMP_NUM_THREADS", 0)) or torch.get_num_threads(),
+        **({"variant": args.variant} if args.variant else {}),
+        "date": time.strftime("%Y-%m-%d"),
+        "load_start": list(os.getloadavg()),
+    }
+    start = time.perf_counter()
+    with open(log, "w") as f:
+        done = subprocess.run([sys.executable, *cmd], stdout=f, stderr=f, cwd=REPO)
+    record["minutes"] = round((time.perf_counter() - start) / 60, 1)
+    record["load_end"] = list(os.getloadavg())
+    if done.returncode != 0:
+        record["error"] = f"{entry.script} exited {done.returncode}; see {log}"
+        return record
+    lines = [json.loads(line) for line in out.read_text().splitlines()]
+    final = lines[-1]
+    record["curve"] = [
+        {k: v for k, v in c.items() if k != "split"} for c in lines if c.get("split") == "val"
+    ]
+    record["steps"] = final["steps"]
+    record["selected_step"] = final["selected_step"]
+    record["val_value"] = final["val_selected"]
+    record["metrics"] = final["test"]
+    record["final_metrics"] = final["test_final"]
+    record["value"] = final["test"].get(entry.metric)
     record["met"] = record["value"] is not None and record["value"] >= entry.target
     return record
 
@@ -295,8 +455,11 @@ def fmt(entry: Entry, value: float | None) -> str:
     return f"{100 * (1 - value):.2f}% error" if entry.as_error else f"{100 * value:.2f}%"
 
 
-def plot_curves(entry: Entry, records: list[dict], path: Path) -> bool:
-    """Validation metric vs step, one line per seed (the newest record of each seed)."""
+def plot_curves(
+    entry: Entry, records: list[dict], path: Path, beside: list[dict] | None = None
+) -> bool:
+    """Validation metric vs step, one line per seed (the newest record of each seed);
+    ``beside``: a twin's records, drawn dashed in grey with its seed range shaded."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -322,6 +485,22 @@ def plot_curves(entry: Entry, records: list[dict], path: Path) -> bool:
             extra = [(c["step"], c[entry.second]) for c in r["curve"] if entry.second in c]
             if extra:
                 below.plot(*zip(*extra, strict=True), marker=".", color=line.get_color())
+    twin = next((e for e in MODELS if e.key == entry.beside), None)
+    twin_points: dict[int, list[float]] = {}
+    for _seed, r in sorted({r["seed"]: r for r in (beside or [])}.items()):
+        points = [(c["step"], c[entry.metric]) for c in r.get("curve", []) if entry.metric in c]
+        if not points or twin is None:
+            continue
+        for step, value in points:
+            twin_points.setdefault(step, []).append(value)
+        steps, values = zip(*points, strict=True)
+        ax.plot(steps, values, linestyle="--", color="grey", linewidth=1, alpha=0.8)
+        drawn = True
+    if twin_points:  # the twin's seed range, and one legend entry for its dashed lines
+        steps = sorted(twin_points)
+        low = [min(twin_points[s]) for s in steps]
+        high = [max(twin_points[s]) for s in steps]
+        ax.fill_between(steps, low, high, color="grey", alpha=0.15, label=f"{twin.name}: seeds")
     if not drawn:
         plt.close(fig)
         return False
@@ -411,6 +590,8 @@ def write_report(records: list[dict], path: Path) -> None:
             others = ", ".join(
                 f"{k} {r['metrics'][k]:.4f}" for k in entry.extra if k in r["metrics"]
             )
+            if "step0" in r:  # the untrained networks' figure, beside the trained one
+                others += f"; step 0: {entry.metric} {fmt(entry, r['step0'].get(entry.metric))}"
             load = (
                 f"{r['load_start'][0]:.2f} → {r['load_end'][0]:.2f}"
                 if "load_start" in r
@@ -433,7 +614,9 @@ def write_report(records: list[dict], path: Path) -> None:
     for entry in MODELS:
         rows = [r for r in current if r["model"] == entry.name and "error" not in r]
         png = path.parent / f"quality_{entry.key.lower()}.png"
-        if rows and plot_curves(entry, rows, png):
+        twin = next((e for e in MODELS if e.key == entry.beside), None)
+        beside = [r for r in current if twin and r["model"] == twin.name and "error" not in r]
+        if rows and plot_curves(entry, rows, png, beside):
             lines.append(f"![{entry.name} validation curve]({png.name})")
             lines.append("")
     lines += ["## Budgets and notes", ""]
@@ -499,10 +682,17 @@ def main() -> None:
     if unknown:
         parser.error(f"unknown model(s) {sorted(unknown)}; choose from {sorted(known)}")
     chosen = [] if args.report_only else [e for e in MODELS if e.key in (args.models or [])]
+    retired = [f"{e.key}: {e.retired}" for e in chosen if e.retired]
+    if retired:
+        parser.error("; ".join(retired))
+    for entry in chosen:  # a twin refuses a recipe change up front
+        if entry.script:
+            script_options(entry, args.set or [])
     for entry in chosen:
         for seed in args.seeds:
             print(f"== {entry.name} seed {seed}", flush=True)
-            record = run_seed(entry, seed, args)
+            runner = run_script_seed if entry.script else run_seed
+            record = runner(entry, seed, args)
             records = append_json(store, record)
             brief = {k: v for k, v in record.items() if k not in ("metrics", "curve")}
             print(json.dumps(brief), flush=True)

@@ -11,6 +11,8 @@ Conventions, so that specs read the same whatever the loss:
 
 from __future__ import annotations
 
+from typing import Literal
+
 import torch
 import torch.nn.functional as F
 from pydantic import Field
@@ -69,6 +71,13 @@ def wasserstein(input: torch.Tensor, target: Target) -> torch.Tensor:
 class GradientPenaltyParams(LossParams):
     wrt: NodeRef = Field(description="Node the critic output is differentiated against.")
     center: float = Field(1.0, description="Target gradient norm (1 for WGAN-GP).")
+    epsilon: Literal["per_example", "per_batch"] = Field(
+        "per_example",
+        description="How the interpolation weights of ``wrt`` are drawn: one ε ~ U(0, 1) "
+        "per example (WGAN-GP) or one for the whole batch (ClusterGAN's official code, "
+        "tf.random_uniform([])). An option of the op producing ``wrt`` (interpolate), "
+        "passed to it when set.",
+    )
 
 
 def gradient_penalty(
@@ -104,7 +113,12 @@ LOSSES = [
     Loss("l1", l1),
     Loss("cross_entropy", cross_entropy, CrossEntropyParams),
     Loss("wasserstein", wasserstein),
-    Loss("gradient_penalty", gradient_penalty, GradientPenaltyParams),
+    Loss(
+        "gradient_penalty",
+        gradient_penalty,
+        GradientPenaltyParams,
+        forwards=(("epsilon", "wrt"),),
+    ),
     Loss("gaussian_nll", gaussian_nll, GaussianNLLParams),
 ]
 

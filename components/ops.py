@@ -53,10 +53,21 @@ def gaussian_noise(x: torch.Tensor, std: float, *, generator: torch.Generator) -
     return x + float(std) * noise.to(device=x.device, dtype=x.dtype)
 
 
-def interpolate(a: torch.Tensor, b: torch.Tensor, *, generator: torch.Generator) -> torch.Tensor:
-    """Random points between ``a`` and ``b`` (one ε ~ U(0,1) per row), as a fresh
-    leaf that requires grad: the input of a WGAN-GP gradient penalty."""
-    eps = torch.rand(a.shape[0], generator=generator, device=generator.device).to(a.device)
+def interpolate(
+    a: torch.Tensor,
+    b: torch.Tensor,
+    *,
+    generator: torch.Generator,
+    epsilon: str = "per_example",
+) -> torch.Tensor:
+    """Random points ``ε·a + (1 − ε)·b`` between ``a`` and ``b``, as a fresh leaf that
+    requires grad: the input of a WGAN-GP gradient penalty. ``epsilon`` (set through
+    the ``gradient_penalty`` loss reading the points): one ε ~ U(0, 1) per row, or
+    ``"per_batch"``: one ε for the whole batch (one draw from the same stream)."""
+    if epsilon not in ("per_example", "per_batch"):
+        raise ValueError(f"epsilon = {epsilon!r}: use 'per_example' or 'per_batch'")
+    rows = a.shape[0] if epsilon == "per_example" else 1
+    eps = torch.rand(rows, generator=generator, device=generator.device).to(a.device)
     eps = eps.view(-1, *([1] * (a.dim() - 1)))
     return (eps * a.detach() + (1 - eps) * b.detach()).requires_grad_(True)
 

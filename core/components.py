@@ -112,6 +112,12 @@ class Loss(Component):
     """
 
     params: type[Params] = LossParams
+    forwards: tuple[tuple[str, str], ...] = ()
+    """``(parameter, node parameter)`` pairs: a parameter that is an option of the op
+    producing that node rather than of the loss (e.g. ``gradient_penalty``'s
+    ``epsilon`` is how ``interpolate`` draws the ``wrt`` points). When a spec sets it,
+    resolving passes it to that op as a keyword, and refuses a producer that has no
+    such keyword; the loss function itself never receives it."""
     kind: ClassVar[str] = "loss"
 
 

@@ -20,7 +20,7 @@ from torch import nn
 
 from gan.core import acceleration, schedules
 from gan.core.errors import SpecError, TrainingError
-from gan.core.graph import Call
+from gan.core.graph import DATA_NODES, Call
 from gan.core.networks import build_network
 from gan.core.phase import GradientAverager, PhaseStep, build_optimizer
 from gan.core.plan import Execution, build_plan, expand
@@ -99,6 +99,7 @@ class Engine:
         self._plans: dict[tuple[tuple[int, int], ...], list[Execution]] = {}
         calls = {c for c in model.graph.order if c.func in model.ops}
         self._leaf_calls = frozenset(c for c in calls if model.ops[c.func].grad_leaf)
+        self._random_calls = frozenset(c for c in calls if model.ops[c.func].random)
         # how this machine runs the step: both choices are kept with their reasons
         self.precision = acceleration.choose_precision(spec.train.precision, self.device)
         self.compiled = acceleration.choose_compile(spec.train.compile, self.device)
@@ -140,7 +141,7 @@ class Engine:
         key = tuple((p.index, r) for p, r in active)
         if key not in self._plans:
             self._plans[key] = build_plan(
-                self.model.graph, self.model.losses, active, self._leaf_calls
+                self.model.graph, self.model.losses, active, self._leaf_calls, self._random_calls
             )
         return self._plans[key]
 
@@ -189,6 +190,7 @@ class Engine:
                 else:
                     op = self.model.ops[call.func]
                     kwargs = {"generator": self.sampler_generator} if op.random else {}
+                    kwargs.update(self.model.op_options.get(call, {}))
                     out = op.factory(*args, **kwargs)
         except torch.OutOfMemoryError as exc:
             where = f"networks.{call.func}" if call.func in self.networks else "the graph"
@@ -283,22 +285,42 @@ class Engine:
         self._lap("data")
         sums: dict[str, torch.Tensor] = {}
         counts: dict[str, int] = {}
-        for ex in plan:
-            if ex.resample:
+        waiting: list[PhaseStep] = []  # simultaneous phases: stepped after the group
+        for k, ex in enumerate(plan):
+            if ex.fresh == "latents":  # the same data batch, new latents
+                data = {k: values[k] for k in DATA_NODES if k in values}
+                values = {**values, **self.draw_sources(data)}
+                self._lap("data")
+            elif ex.resample:
                 values = self.draw_sources()
                 self._lap("data")
             phase = self.phase_steps[ex.phase.name]
+            # a group of simultaneous phases shares one forward (core/plan.py)
+            grouped = ex.simultaneous or (k + 1 < len(plan) and plan[k + 1].simultaneous)
+            more = k + 1 < len(plan) and plan[k + 1].simultaneous
             phase.zero_grad()
             total, terms = self.forward(ex, values)
             self._lap("forward")
             if self._skip_nonfinite and not phase.finite(total):
                 # train.on_nan = "skip": one host sync per phase is the price of skipping.
                 self.skipped[ex.phase.name] = self.skipped.get(ex.phase.name, 0) + 1
+                if not more:
+                    self._step_all(waiting, ex)
                 continue
             for key, value in terms.items():
                 sums[key] = sums[key] + value if key in sums else value
                 counts[key] = counts.get(key, 0) + 1
             try:
+                if grouped:
+                    # only this phase's networks receive gradients; the shared graph is
+                    # kept for the group's next phase
+                    for name in ex.phase.spec.updates:
+                        self._set_requires_grad(name, True)
+                    phase.backward(total, inputs=phase.parameters, retain_graph=more)
+                    waiting.append(phase)
+                    if not more:
+                        self._step_all(waiting, ex)
+                    continue
                 phase.backward(total)
                 phase.step()
             except torch.OutOfMemoryError as exc:
@@ -316,6 +338,19 @@ class Engine:
         self._schedulers_started = True
         self.step_count += 1
         return StepResult({k: v / counts[k] for k, v in sums.items()})
+
+    def _step_all(self, waiting: list[PhaseStep], ex: Execution) -> None:
+        """Step the optimizers of a group of simultaneous phases, all gradients taken."""
+        try:
+            for phase in waiting:
+                phase.step()
+        except torch.OutOfMemoryError as exc:
+            raise TrainingError(
+                f"Out of {self.device.type.upper()} memory in the optimizer step of phase "
+                f"'{ex.phase.name}' and the phases stepping with it. Lower train.batch_size "
+                f"or shrink the networks."
+            ) from exc
+        waiting.clear()
 
     def forward(
         self, ex: Execution, values: dict[str, torch.Tensor]

@@ -45,6 +45,7 @@ class PhaseStep:
         # phases[].clip_grad_norm: each updated network's gradients clipped on their own
         self.clip_norm = phase.spec.clip_grad_norm
         self.clip_groups = clip or []
+        self.parameters = [p for group in self.clip_groups for p in group]
         self.sync: GradientAverager | None = None
         self.timer: StepTimer | None = None
 
@@ -59,11 +60,18 @@ class PhaseStep:
         flag = torch.isfinite(total)
         return self.sync.all_true(flag) if self.sync is not None else bool(flag)
 
-    def backward(self, total: torch.Tensor) -> None:
+    def backward(
+        self,
+        total: torch.Tensor,
+        inputs: list[torch.nn.Parameter] | None = None,
+        retain_graph: bool = False,
+    ) -> None:
+        """Gradients of ``total``; with ``inputs``, into those parameters only (a phase
+        sharing its forward with a simultaneous one must not touch the other's)."""
         if self.scaler is not None:
-            self.scaler.scale(total).backward()
+            self.scaler.scale(total).backward(inputs=inputs, retain_graph=retain_graph)
         else:
-            total.backward()
+            total.backward(inputs=inputs, retain_graph=retain_graph)
         if self.sync is not None:
             self.sync.average_gradients(self.optimizer)
         if self.clip_norm is not None:

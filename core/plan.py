@@ -8,19 +8,27 @@ Rules (pinned down by tests):
 * A node is computed with gradients for ``R = dep_nets(node) ∩ updates`` — nothing else.
   A node with ``R = ∅`` is computed without an autograd graph and passed on detached.
 * A node computed earlier in the step is reused until a network it depends on is
-  stepped (or the batch is redrawn by ``fresh_batch``).
+  stepped, or its inputs are redrawn: ``fresh = "batch"`` (``fresh_batch``) redraws
+  data and latents, ``fresh = "latents"`` the latents only, so that nodes of the data
+  alone (no sampler, no random op among their inputs) are still reused.
 * Look-ahead: a node needed without gradients now, but with gradients for a network
   ``L`` in the next phase that uses it before ``L`` (or anything it depends on) is
   stepped, is computed once with ``L``'s graph and passed on detached meanwhile. This is
   the ``G(z)`` of a discriminator phase being reused by the generator phase, as every
   hand-written GAN loop does with ``fake.detach()``.
+* Simultaneous phases (``simultaneous = true``: a phase with the one before it) form
+  one group with one forward: each node the group needs is computed once, with the
+  graphs of every network of the group it depends on; the group's first execution
+  computes them and the others reuse them. The engine takes each phase's gradients
+  with respect to its own networks only, and steps the group's optimizers after the
+  last of them (:attr:`Execution.simultaneous`).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
-from gan.core.graph import Call, Graph
+from gan.core.graph import DATA_NODES, Call, Graph
 from gan.core.resolve import Phase
 
 
@@ -35,8 +43,12 @@ class Action:
 class Execution:
     phase: Phase
     repeat: int
-    resample: bool  # draw fresh data and latent samples before this execution
+    resample: bool  # draw something fresh before this execution (see ``fresh``)
     actions: tuple[Action, ...]
+    # steps with the execution before it, from the same forward: gradients of both are
+    # taken before either optimizer steps
+    simultaneous: bool = False
+    fresh: str = "none"  # "batch": data and latents redrawn; "latents": latents only
 
 
 def expand(phases: list[Phase], step: int) -> list[tuple[Phase, int]]:
@@ -53,46 +65,87 @@ def needed_nodes(phase: Phase, losses) -> list[str]:
     return [n for name, _ in phase.terms for n in losses[name].nodes]
 
 
-def build_plan(
-    graph: Graph, losses, active: list[tuple[Phase, int]], leaf_calls: frozenset[Call]
-) -> list[Execution]:
-    """Plan one step given its active phase executions (see module docstring)."""
-    needed = [graph.calls_for(needed_nodes(p, losses)) for p, _ in active]
-    resample = [i > 0 and p.spec.fresh_batch for i, (p, _) in enumerate(active)]
+def _groups(active: list[tuple[Phase, int]]) -> list[list[int]]:
+    """Indices of ``active`` grouped: a simultaneous phase joins the group before it."""
+    groups: list[list[int]] = []
+    for i, (phase, _) in enumerate(active):
+        if groups and phase.spec.simultaneous:
+            groups[-1].append(i)
+        else:
+            groups.append([i])
+    return groups
 
-    def lookahead(call: Call, i: int) -> frozenset[str]:
+
+def data_only(graph: Graph, random_calls: frozenset[Call]) -> frozenset[Call]:
+    """Calls whose value follows from the data batch alone: no sampler and no random op
+    among them and their ancestors. A latents-only redraw keeps them."""
+    kept = set()
+    for call in graph.order:
+        chain = graph.ancestors[call] | {call}
+        reads = {n for c in chain for n in c.inputs if n in graph.sources}
+        if reads <= set(DATA_NODES) and not chain & random_calls:
+            kept.add(call)
+    return frozenset(kept)
+
+
+def build_plan(
+    graph: Graph,
+    losses,
+    active: list[tuple[Phase, int]],
+    leaf_calls: frozenset[Call],
+    random_calls: frozenset[Call] = frozenset(),
+) -> list[Execution]:
+    """Plan one step given its active phase executions (see module docstring).
+    ``random_calls``: the calls of random ops, redrawn with the latents."""
+    needed = [graph.calls_for(needed_nodes(p, losses)) for p, _ in active]
+    groups = _groups(active)
+    updates = [frozenset().union(*(active[i][0].updates for i in g)) for g in groups]
+    group_needed = [[c for c in graph.order if any(c in needed[i] for i in g)] for g in groups]
+    fresh = [active[g[0]][0].spec.redraw if k > 0 else "none" for k, g in enumerate(groups)]
+    kept = data_only(graph, random_calls | leaf_calls)
+
+    def redrawn(call: Call, k: int) -> bool:
+        return fresh[k] == "batch" or (fresh[k] == "latents" and call not in kept)
+
+    def lookahead(call: Call, k: int) -> frozenset[str]:
         deps = graph.dep_nets[call]
-        if deps & active[i][0].updates:
+        if deps & updates[k]:
             return frozenset()
-        for j in range(i + 1, len(active)):
-            if resample[j]:
+        for h in range(k + 1, len(groups)):
+            if redrawn(call, h):
                 return frozenset()
-            phase = active[j][0]
-            if call in needed[j] and deps & phase.updates:
-                return deps & phase.updates
-            if deps & phase.updates:
+            if call in group_needed[h] and deps & updates[h]:
+                return deps & updates[h]
+            if deps & updates[h]:
                 return frozenset()
         return frozenset()
 
     cache: dict[Call, frozenset[str]] = {}
     plan = []
-    for i, (phase, rep) in enumerate(active):
-        if resample[i]:
-            cache.clear()
+    for k, group in enumerate(groups):
+        for call in [c for c in cache if redrawn(c, k)]:
+            del cache[call]
         actions = []
-        for call in needed[i]:
-            required = graph.dep_nets[call] & phase.updates
+        for call in group_needed[k]:
+            required = graph.dep_nets[call] & updates[k]
             have = cache.get(call)
             if have is not None and required <= have:
                 actions.append(Action(call, False, have))
                 continue
-            nets = required or lookahead(call, i)
+            nets = required or lookahead(call, k)
             if call in leaf_calls or graph.ancestors[call] & leaf_calls:
                 nets = required  # random grad-leaf nodes are never kept for later phases
             actions.append(Action(call, True, nets))
             cache[call] = nets
+        for n, i in enumerate(group):
+            phase, rep = active[i]
+            if n == 0:
+                mine = tuple(a for a in actions if a.compute or a.call in needed[i])
+            else:  # the group's forward is computed by its first execution
+                mine = tuple(Action(c, False, cache[c]) for c in needed[i])
+            draw = fresh[k] if n == 0 else "none"
+            plan.append(Execution(phase, rep, draw != "none", mine, n > 0, draw))
         for call in list(cache):
-            if graph.dep_nets[call] & phase.updates:
+            if graph.dep_nets[call] & updates[k]:
                 del cache[call]
-        plan.append(Execution(phase, rep, resample[i], tuple(actions)))
     return plan

@@ -26,7 +26,7 @@ from gan.core.components import (
     node_ref_fields,
 )
 from gan.core.errors import SpecError, did_you_mean, known
-from gan.core.graph import DATA_NODES, Graph
+from gan.core.graph import DATA_NODES, Call, Graph
 from gan.core.registry import Registry, default_registry
 from gan.core.spec import CORE_DATA_KEYS, ComponentSpec, PhaseSpec, Spec
 
@@ -49,6 +49,8 @@ class LossTerm:
     target: float | str | None
     node_args: dict[str, str]  # other parameters that name nodes
     const_args: dict[str, Any]
+    # options for the ops producing nodes the term reads (Loss.forwards): node → kwargs
+    forwarded: dict[str, dict[str, Any]] = field(default_factory=dict)
 
     @property
     def nodes(self) -> list[str]:
@@ -90,6 +92,8 @@ class ResolvedSpec:
     phases: list[Phase]
     leaf_nodes: frozenset[str] = field(default_factory=frozenset)
     metrics: dict[str, Resolved] = field(default_factory=dict)
+    # keyword options of op calls, set by the losses reading them (Loss.forwards)
+    op_options: dict[Call, dict[str, Any]] = field(default_factory=dict)
 
 
 def validate_params(component: Component, raw: dict[str, Any], where: str) -> Params:
@@ -249,7 +253,50 @@ def resolve(spec: Spec, registry: Registry | None = None) -> ResolvedSpec:
         phases,
         leaf_nodes,
         metrics,
+        _op_options(losses, graph, ops),
     )
+
+
+def _op_options(
+    losses: dict[str, LossTerm], graph: Graph, ops: dict[str, Op]
+) -> dict[Call, dict[str, Any]]:
+    """The keyword options losses pass to the ops producing their nodes: the producer
+    must be an op taking that keyword, and two losses must not ask different values."""
+    options: dict[Call, dict[str, Any]] = {}
+    owner: dict[tuple[Call, str], str] = {}
+    for term in losses.values():
+        for node, kwargs in term.forwarded.items():
+            call = graph.producer.get(node)
+            for key, value in kwargs.items():
+                where = f"losses.{term.name}.{key}"
+                op = ops.get(call.func) if call is not None else None
+                if call is None or op is None or not _takes_keyword(op.factory, key):
+                    made = f'"{call.text}"' if call is not None else "a source"
+                    raise SpecError(
+                        f"{where}: it is an option of the op producing '{node}', but "
+                        f"'{node}' is made by {made}, which has no '{key}'. Produce it "
+                        f'with an op that takes it (e.g. {node} = "interpolate(x, x_fake)"), '
+                        f"or remove {key}."
+                    )
+                have = options.setdefault(call, {})
+                if key in have and have[key] != value:
+                    raise SpecError(
+                        f"{where} = {value!r}, but losses.{owner[(call, key)]}.{key} = "
+                        f"{have[key]!r} for the same node '{node}'; one node has one value."
+                    )
+                have[key] = value
+                owner[(call, key)] = term.name
+    return options
+
+
+def _takes_keyword(func: Any, key: str) -> bool:
+    import inspect
+
+    try:
+        params = inspect.signature(func).parameters
+    except (TypeError, ValueError):
+        return False
+    return key in params or any(p.kind is p.VAR_KEYWORD for p in params.values())
 
 
 def _check_sample(spec: Spec, graph: Graph, samplers: dict[str, Resolved]) -> None:
@@ -291,8 +338,13 @@ def _resolve_loss(registry: Registry, name: str, s: ComponentSpec, graph: Graph)
     refs = node_ref_fields(component.params)
     values = params.model_dump()
     node_args, const_args = {}, {}
+    forwarded: dict[str, dict[str, Any]] = {}
+    for key, node_key in component.forwards:
+        if key in params.model_fields_set and values.get(node_key) is not None:
+            forwarded.setdefault(values[node_key], {})[key] = values[key]
+    skip = {key for key, _ in component.forwards}
     for key, value in values.items():
-        if key in ("input", "target"):
+        if key in ("input", "target") or key in skip:
             continue
         if key in refs and value is not None:
             graph.require(value, f"{where}.{key}")
@@ -303,4 +355,6 @@ def _resolve_loss(registry: Registry, name: str, s: ComponentSpec, graph: Graph)
     target = values.get("target")
     if isinstance(target, str):
         graph.require(target, f"{where}.target")
-    return LossTerm(name, component, params, values["input"], target, node_args, const_args)
+    return LossTerm(
+        name, component, params, values["input"], target, node_args, const_args, forwarded
+    )

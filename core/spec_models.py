@@ -9,10 +9,11 @@ source. Reading a file into these models is :mod:`gan.core.spec_load`.
 from __future__ import annotations
 
 import hashlib
+import itertools
 import json
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from gan.core.schedules import ScheduleSpec
 from gan.core.spec_names import NAME_MAX, NAME_RULE, name_problem
@@ -130,6 +131,36 @@ class PhaseSpec(Strict):
     fresh_batch: bool = Field(
         False, description="Redraw data and latent samples before each repetition."
     )
+    fresh: Literal["none", "latents", "batch"] | None = Field(
+        None,
+        description="What this phase redraws before it runs: nothing (reuse the step's "
+        "draws and the nodes computed from them), the latent samples only (the same "
+        "data batch; InfoGAN's and ClusterGAN's official generator updates), or data "
+        "and latents ('batch', the same as fresh_batch = true). Default: fresh_batch.",
+    )
+
+    @model_validator(mode="after")
+    def _one_fresh(self) -> PhaseSpec:
+        if self.fresh is not None and self.fresh_batch and self.fresh != "batch":
+            raise ValueError(
+                f"fresh = '{self.fresh}' contradicts fresh_batch = true; keep one of them"
+            )
+        return self
+
+    @property
+    def redraw(self) -> Literal["none", "latents", "batch"]:
+        """What the phase redraws: ``fresh``, else ``fresh_batch``'s "batch" or "none"."""
+        if self.fresh is not None:
+            return self.fresh
+        return "batch" if self.fresh_batch else "none"
+
+    simultaneous: bool = Field(
+        False,
+        description="Step together with the previous phase from one forward pass: both "
+        "phases' gradients come from the same parameters, batch and latents before "
+        "either optimizer steps (BiGAN's official update). Needs repeat = 1 on both, the "
+        "same every and start, and no network updated by both.",
+    )
     lr: dict[str, float] = Field(
         default_factory=dict,
         description="Learning rate per updated network, overriding the optimizer's lr for "
@@ -147,6 +178,26 @@ class PhaseSpec(Strict):
         "linear_decay (hold, decay, end_factor), multistep (milestones, gamma) or cosine "
         "(total, end_factor); lengths in `unit` = step | epoch.",
     )
+
+
+def _simultaneous_problem(before: PhaseSpec, phase: PhaseSpec) -> str | None:
+    """Why ``phase`` cannot step together with ``before`` (None when it can): the two
+    must run on the same steps, once each, on disjoint networks, from one draw."""
+    if not phase.simultaneous:
+        return None
+    if before.repeat != 1 or phase.repeat != 1:
+        return f"it and '{before.name}' must have repeat = 1 (one shared forward per step)"
+    if before.every != phase.every or before.start != phase.start:
+        return f"it must have the same every and start as '{before.name}'"
+    shared = sorted(set(before.updates) & set(phase.updates))
+    if shared:
+        return f"it updates {shared} as '{before.name}' does; a network steps once per forward"
+    if phase.redraw != "none":
+        return (
+            f"it also asks for fresh draws (fresh = '{phase.redraw}'); a simultaneous phase "
+            f"shares the forward"
+        )
+    return None
 
 
 class TrainSpec(Strict):
@@ -222,6 +273,30 @@ class SampleSpec(Strict):
     )
 
 
+class HealthRule(Strict):
+    """One ``[eval.health.NAME]`` rule: the run is flagged NAME when a signal leaves its
+    range — a metric of ``[eval.metrics]`` at the last ``last`` evaluations, or a logged
+    loss term at the last ``last`` training logs (e.g. a sample Fréchet above 500: the
+    generator collapsed; ``discriminator/d_real`` below 0.05: the critic won)."""
+
+    metric: str | None = Field(None, description="A metric key, e.g. 'samples/frechet'.")
+    loss: str | None = Field(None, description="A logged loss key, e.g. 'discriminator/d_real'.")
+    above: float | None = Field(None, description="Flag when the value is above this.")
+    below: float | None = Field(None, description="Flag when the value is below this.")
+    last: int = Field(
+        1, ge=1, le=100_000, description="Flag only when the last N values all are out."
+    )
+    says: str = Field("", max_length=200, description="What the flag means, for readers.")
+
+    @model_validator(mode="after")
+    def _one_signal(self) -> HealthRule:
+        if (self.metric is None) == (self.loss is None):
+            raise ValueError("give exactly one signal: metric = 'NAME/KEY' or loss = 'PHASE/TERM'")
+        if self.above is None and self.below is None:
+            raise ValueError("give a bound: above = X and/or below = Y")
+        return self
+
+
 class EvalSpec(Strict):
     """Metrics (``gan eval``, and during training with ``every``)."""
 
@@ -243,6 +318,22 @@ class EvalSpec(Strict):
         None, description="Metric key (e.g. 'cluster/acc') that chooses best.safetensors."
     )
     best_mode: Literal["max", "min"] = "max"
+    batchnorm: Literal["running", "batch", "reestimate"] = Field(
+        "running",
+        description="BatchNorm statistics the metrics read: the running statistics of "
+        "training, each evaluated batch's own, or running statistics re-estimated over "
+        "batchnorm_batches training batches before each evaluation (BiGAN's "
+        "--deploy_iters). Training's statistics are restored afterwards.",
+    )
+    batchnorm_batches: int = Field(
+        50, ge=1, le=1_000_000, description="Training batches of a re-estimation."
+    )
+    health: dict[str, HealthRule] = Field(
+        default_factory=dict,
+        description="Flags raised at evaluation when a declared signal leaves its range "
+        "(collapse, a critic that wins outright): shown in the console, run.json and "
+        "`gan report`.",
+    )
     metrics: dict[str, ComponentSpec] = Field(
         default_factory=dict, description="Metric name → registered metric type + params."
     )
@@ -291,6 +382,15 @@ class Spec(Strict):
             if p.name in seen:
                 raise ValueError(f"two phases are named '{p.name}'; phase names must be unique")
             seen.add(p.name)
+        for before, phase in itertools.pairwise(phases):
+            problem = _simultaneous_problem(before, phase)
+            if problem:
+                raise ValueError(f"phase '{phase.name}' is simultaneous, but {problem}")
+        if phases and phases[0].simultaneous:
+            raise ValueError(
+                f"the first phase '{phases[0].name}' is simultaneous, but no phase comes "
+                f"before it to share its forward; remove simultaneous = true there"
+            )
         if phases and min(p.start for p in phases) > 0:
             raise ValueError(
                 "every phase has start > 0, so the first steps would train nothing; "

@@ -13,9 +13,10 @@ import torch
 
 from gan.core.errors import CheckpointError
 from gan.core.hooks import hookimpl
+from gan.evaluation import health
 from gan.evaluation.evaluate import Evaluation, check_best_key, is_better, run_metrics
 from gan.evaluation.sampling import sample_grid, save_grid
-from gan.training import checkpoint
+from gan.training import checkpoint, runinfo
 from gan.training.checkpoint import BEST
 
 if TYPE_CHECKING:
@@ -74,6 +75,8 @@ class Evaluate:
         )
         values = " ".join(f"{k}={v:.4g}" for k, v in results.items())
         trainer.notice(f"eval step {step} ({self.evaluation.split} split): {values}")
+        if spec.eval.health and trainer.dist.is_main:
+            self._check_health(trainer, step, results)
         e = spec.eval
         if e.best is None:
             return
@@ -86,6 +89,16 @@ class Evaluate:
             )
             self.best = results[e.best]
             trainer.notice(f"eval: new best {e.best}={results[e.best]:.4g} → {path}")
+
+    def _check_health(self, trainer: Trainer, step: int, results: dict[str, float]) -> None:
+        """``[eval.health]``: flags from this evaluation and the run's history, said in
+        the console and kept in run.json."""
+        evals, logs = health.run_history(trainer.out)
+        evals = [e for e in evals if e.get("step") != step] + [{"step": step, **results}]
+        raised = health.flags(trainer.spec.eval.health, evals, logs)
+        runinfo.record_health(trainer.out, step, raised)
+        if raised:
+            trainer.notice(f"eval step {step}: " + health.describe(raised))
 
     def _best_value(self, trainer: Trainer) -> float | None:
         """The best value so far; after a resume, read from best.safetensors."""

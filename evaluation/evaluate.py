@@ -18,6 +18,7 @@ import torch
 from gan.core.engine import Engine
 from gan.core.errors import SpecError
 from gan.evaluation import classifier as judge
+from gan.evaluation.batchnorm import batchnorm_mode
 
 DataLoader = Callable[[str], tuple[torch.Tensor, torch.Tensor]]
 
@@ -157,7 +158,7 @@ def run_metrics(evaluation: Evaluation) -> dict[str, float]:
     """Every metric of the spec's ``[eval]``, as ``{"metric/key": value}``."""
     engine = evaluation.engine
     results: dict[str, float] = {}
-    with engine.eval_mode():
+    with engine.eval_mode(), batchnorm_mode(evaluation):
         for name, resolved in engine.model.metrics.items():
             values = resolved.component.factory(resolved.params, evaluation)
             for key, value in values.items():

@@ -38,11 +38,12 @@ from pydantic import Field
 from torch import nn
 
 from gan.api import BuildContext, Loss, Network, Params, hookimpl
+from gan.plugins.blocks import BatchNormParams, batch_norm_of
 
 # -- the Gaussian-prior AAE of the seed ------------------------------------------------
 
 
-class AAEParams(Params):
+class AAEParams(BatchNormParams):
     """Sizes of the seed's networks (PyTorch-GAN ``aae.py``)."""
 
     latent_dim: int = Field(10, ge=1, le=100_000, description="Code size (seed: 10).")
@@ -70,7 +71,7 @@ class Encoder(nn.Module):
             nn.Linear(math.prod(ctx.image_shape), h),
             nn.LeakyReLU(s),
             nn.Linear(h, h),
-            nn.BatchNorm1d(h),
+            batch_norm_of(h, p),
             nn.LeakyReLU(s),
         )
         self.mu = nn.Linear(h, p.latent_dim)
@@ -95,7 +96,7 @@ class Decoder(nn.Module):
             nn.Linear(p.latent_dim, h),
             nn.LeakyReLU(s),
             nn.Linear(h, h),
-            nn.BatchNorm1d(h),
+            batch_norm_of(h, p),
             nn.LeakyReLU(s),
             nn.Linear(h, math.prod(ctx.image_shape)),
             nn.Tanh(),

@@ -18,18 +18,28 @@ missing, and E/G use the saturating loss ``-0.5 * (...)``.
 from __future__ import annotations
 
 import math
+from typing import Literal
 
 import torch
 from pydantic import Field
 from torch import nn
 
-from gan.api import BuildContext, Network, Params, hookimpl
+from gan.api import BuildContext, Network, hookimpl
+from gan.plugins.blocks import BatchNormParams, batch_norm_of
 
 
-class BiganParams(Params):
+class BiganParams(BatchNormParams):
     latent_dim: int = Field(50, ge=1, le=100_000)
     hidden: int = Field(1024, ge=1, le=1_000_000)
     negative_slope: float = 0.2
+
+
+class GeneratorParams(BiganParams):
+    output: Literal["tanh", "sigmoid", "none"] = Field(
+        "tanh",
+        description="Output activation: tanh for data on [-1, 1], sigmoid for [0, 1] "
+        "(the official deconvnet_mnist_mlp, net.py).",
+    )
 
 
 class EncoderParams(BiganParams):
@@ -41,21 +51,21 @@ class EncoderParams(BiganParams):
 
 
 class Generator(nn.Module):
-    """z → FC1024-BN-ReLU → FC1024-BN-ReLU → FC(image)-tanh."""
+    """z → FC1024-BN-ReLU → FC1024-BN-ReLU → FC(image)-tanh (or ``output``)."""
 
-    def __init__(self, p: BiganParams, ctx: BuildContext) -> None:
+    def __init__(self, p: GeneratorParams, ctx: BuildContext) -> None:
         super().__init__()
         self.image_shape = ctx.image_shape
         h = p.hidden
         self.net = nn.Sequential(
             nn.Linear(p.latent_dim, h),
-            nn.BatchNorm1d(h),
+            batch_norm_of(h, p),
             nn.ReLU(),
             nn.Linear(h, h),
-            nn.BatchNorm1d(h),
+            batch_norm_of(h, p),
             nn.ReLU(),
             nn.Linear(h, math.prod(ctx.image_shape)),
-            nn.Tanh(),
+            {"tanh": nn.Tanh, "sigmoid": nn.Sigmoid, "none": nn.Identity}[p.output](),
         )
 
     def forward(self, z: torch.Tensor) -> torch.Tensor:
@@ -75,7 +85,7 @@ class Encoder(nn.Module):
             nn.Linear(math.prod(ctx.image_shape), h),
             nn.LeakyReLU(p.negative_slope),
             nn.Linear(h, h),
-            nn.BatchNorm1d(h),
+            batch_norm_of(h, p),
             nn.LeakyReLU(p.negative_slope),
         )
         self.out = nn.Linear(h, p.latent_dim)
@@ -99,7 +109,7 @@ class Discriminator(nn.Module):
         )
         self.z_path = nn.Sequential(nn.Linear(p.latent_dim, h), nn.LeakyReLU(s))
         self.joint = nn.Sequential(
-            nn.Linear(2 * h, h), nn.BatchNorm1d(h), nn.LeakyReLU(s), nn.Linear(h, 1)
+            nn.Linear(2 * h, h), batch_norm_of(h, p), nn.LeakyReLU(s), nn.Linear(h, 1)
         )
 
     def forward(self, x: torch.Tensor, z: torch.Tensor) -> torch.Tensor:
@@ -109,7 +119,7 @@ class Discriminator(nn.Module):
 @hookimpl
 def gan_networks():
     return [
-        Network("bigan.generator", Generator, BiganParams),
+        Network("bigan.generator", Generator, GeneratorParams),
         Network("bigan.encoder", Encoder, EncoderParams),
         Network("bigan.discriminator", Discriminator, BiganParams),
     ]

@@ -7,10 +7,11 @@ inputs, runs a stack of fully-connected layers and returns one output or several
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from typing import Literal
 
 import torch
-from pydantic import Field
+from pydantic import Field, field_validator
 from torch import nn
 
 from gan.api import BuildContext, Network, Params, hookimpl
@@ -38,7 +39,80 @@ def output_activation(name: str) -> nn.Module:
     }[name]
 
 
-class MLPParams(Params):
+class BatchNormParams(Params):
+    """BatchNorm options shared by every network that builds BatchNorm layers.
+
+    ``batchnorm_momentum`` has PyTorch's meaning: ``running = (1 − m)·running + m·batch``.
+    TensorFlow's ``decay`` d is the other weight: m = 1 − d (tf.contrib.layers.batch_norm's
+    default decay 0.999 is m = 0.001). ``None``: a cumulative average of every batch seen
+    (BiGAN's official running statistics)."""
+
+    batchnorm_eps: float = Field(1e-5, gt=0, description="Added to the variance (TF: 1e-3).")
+    batchnorm_momentum: float | Literal["none"] | None = Field(
+        0.1,
+        gt=0,
+        le=1,
+        description="Running-statistics weight of the new batch (PyTorch meaning; TF decay "
+        "d ↔ 1 − d); 'none' = a cumulative average.",
+    )
+
+    @field_validator("batchnorm_momentum", mode="before")
+    @classmethod
+    def _none_spelled(cls, value: object) -> object:
+        """TOML has no null: a spec writes ``batchnorm_momentum = "none"``."""
+        return None if isinstance(value, str) and value.lower() == "none" else value
+
+    batchnorm_affine: bool | Literal["shift"] = Field(
+        True,
+        description="Learned per-feature scale γ and shift β after normalising: true (PyTorch's "
+        "default), false (neither: BiGAN's official code), or 'shift' (β only: "
+        "tf.contrib.layers.batch_norm's default scale=False).",
+    )
+
+
+def batch_norm(
+    features: int,
+    dims: int = 1,
+    eps: float = 1e-5,
+    momentum: float | None = 0.1,
+    affine: bool | str = True,
+) -> nn.Module:
+    """``BatchNorm{dims}d`` with the options of :class:`BatchNormParams`. ``affine =
+    "shift"`` keeps the bias β and drops the scale γ (its ``weight`` is None, which
+    ``F.batch_norm`` reads as a scale of 1)."""
+    cls = {1: nn.BatchNorm1d, 2: nn.BatchNorm2d}[dims]
+    bn = cls(features, eps=eps, momentum=momentum, affine=bool(affine))
+    if affine == "shift":
+        bn.register_parameter("weight", None)
+    return bn
+
+
+def batch_norm_of(features: int, p: BatchNormParams, dims: int = 1) -> nn.Module:
+    """:func:`batch_norm` with a network's own options."""
+    momentum = None if p.batchnorm_momentum == "none" else p.batchnorm_momentum
+    return batch_norm(features, dims, p.batchnorm_eps, momentum, p.batchnorm_affine)
+
+
+LastInit = Literal["same", "xavier_uniform", "xavier_normal"]
+
+
+def init_last(layers: Sequence[nn.Module], how: LastInit) -> None:
+    """``last_init``: the output layer(s) initialised on their own, e.g. Glorot-uniform
+    weights and zero biases — tf.contrib.layers.fully_connected's default initialiser,
+    which ClusterGAN's official critic and encoder keep for their last layer while
+    every other layer is drawn from N(0, 0.02)."""
+    if how == "same":
+        return
+    for layer in layers:
+        weight = getattr(layer, "weight", None)
+        if weight is not None:
+            getattr(nn.init, f"{how}_")(weight)
+        bias = getattr(layer, "bias", None)
+        if isinstance(bias, torch.Tensor):
+            nn.init.zeros_(bias)
+
+
+class MLPParams(BatchNormParams):
     in_features: Size = Field(description="Input width after flattening, or 'image'.")
     hidden: list[int] = Field(default_factory=lambda: [512, 512])
     out_features: Size = Field(1, description="Output width, or 'image' (reshaped).")
@@ -47,9 +121,9 @@ class MLPParams(Params):
     negative_slope: float = 0.2
     batchnorm: bool = False
     batchnorm_first: bool = Field(False, description="Also normalise the first hidden layer.")
-    batchnorm_eps: float = Field(1e-5, gt=0)
     dropout: float = Field(0.0, ge=0, lt=1)
     output: OutputAct = "none"
+    last_init: LastInit = Field("same", description="Initialisation of the output layer(s).")
 
 
 class MLP(nn.Module):
@@ -70,7 +144,7 @@ class MLP(nn.Module):
         for i, h in enumerate(p.hidden):
             layers.append(nn.Linear(prev, h))
             if p.batchnorm and (i > 0 or p.batchnorm_first):
-                layers.append(nn.BatchNorm1d(h, eps=p.batchnorm_eps))
+                layers.append(batch_norm_of(h, p))
             layers.append(activation(p.activation, p.negative_slope))
             if p.dropout:
                 layers.append(nn.Dropout(p.dropout))
@@ -78,6 +152,7 @@ class MLP(nn.Module):
         self.body = nn.Sequential(*layers)
         self.sizes = list(p.heads) if p.heads is not None else [p.out_features]
         self.heads = nn.ModuleList(nn.Linear(prev, width(s)) for s in self.sizes)
+        init_last(list(self.heads), p.last_init)
         self.out_act = output_activation(p.output)
         self.multi = p.heads is not None
 

@@ -21,9 +21,10 @@ from pydantic import Field
 from torch import nn
 
 from gan.api import BuildContext, Network, Params, hookimpl
+from gan.plugins.blocks import BatchNormParams, batch_norm_of
 
 
-class GeneratorParams(Params):
+class GeneratorParams(BatchNormParams):
     latent_dim: int = Field(100, ge=1, le=100_000, description="Size of z (seed: 100).")
     classes: int | None = Field(None, ge=1, le=100_000, description="None = the data's.")
     hidden: list[int] = Field(default_factory=lambda: [128, 256, 512, 1024])
@@ -52,7 +53,7 @@ class Generator(nn.Module):
                 raise ValueError(f"hidden width {h} is out of range")
             layers.append(nn.Linear(prev, h))
             if i > 0:
-                layers.append(nn.BatchNorm1d(h, eps=p.batchnorm_eps))
+                layers.append(batch_norm_of(h, p))
             layers.append(nn.LeakyReLU(p.negative_slope))
             prev = h
         layers += [nn.Linear(prev, math.prod(ctx.image_shape)), nn.Tanh()]

@@ -21,8 +21,8 @@ import torch
 from pydantic import Field
 from torch import nn
 
-from gan.api import BuildContext, Network, Params, hookimpl
-from gan.plugins.blocks import activation
+from gan.api import BuildContext, Network, hookimpl
+from gan.plugins.blocks import BatchNormParams, LastInit, activation, batch_norm_of, init_last
 
 Activation = Literal["relu", "leaky_relu", "tanh", "elu"]
 OutputAct = Literal["none", "tanh", "sigmoid"]
@@ -39,7 +39,7 @@ def fc_stack(
     for width in widths:
         layers.append(nn.Linear(prev, width))
         if p.batchnorm:
-            layers.append(nn.BatchNorm1d(width, eps=p.batchnorm_eps))
+            layers.append(batch_norm_of(width, p))
         layers.append(activation(p.activation, p.negative_slope))
         prev = width
     return layers, prev
@@ -56,11 +56,13 @@ def init_weights(module: nn.Module, how: Init, std: float) -> None:
             if m.bias is not None:
                 nn.init.zeros_(m.bias)
         elif isinstance(m, nn.BatchNorm1d | nn.BatchNorm2d):
-            nn.init.normal_(m.weight, 1.0, std)
-            nn.init.zeros_(m.bias)
+            if m.weight is not None:  # batchnorm_affine = false / "shift": no scale
+                nn.init.normal_(m.weight, 1.0, std)
+            if m.bias is not None:
+                nn.init.zeros_(m.bias)
 
 
-class ConvGeneratorParams(Params):
+class ConvGeneratorParams(BatchNormParams):
     in_features: int = Field(ge=1, le=1_000_000, description="Width of the concatenated inputs.")
     fc: list[int] = Field(
         default_factory=lambda: [1024], description="Fully-connected widths before reshaping."
@@ -71,12 +73,18 @@ class ConvGeneratorParams(Params):
         description="Channels after the reshape, then after each upsampling but the last.",
     )
     batchnorm: bool = Field(True, description="BatchNorm after every hidden layer.")
-    batchnorm_eps: float = Field(1e-5, gt=0)
+    reshape_batchnorm: Literal["features", "channels"] = Field(
+        "features",
+        description="BatchNorm of the last fully-connected layer: per feature before the "
+        "reshape (BatchNorm1d over C₀·s·s), or per channel after it (BatchNorm2d over C₀, "
+        "as a TF batch_norm on the reshaped NHWC tensor: ClusterGAN's official G).",
+    )
     activation: Activation = "relu"
     negative_slope: float = 0.2
     output: OutputAct = "tanh"
     init: Init = "normal"
     init_std: float = Field(0.02, gt=0)
+    last_init: LastInit = Field("same", description="Initialisation of the last deconv.")
 
 
 class ConvGenerator(nn.Module):
@@ -102,8 +110,17 @@ class ConvGenerator(nn.Module):
         def act() -> nn.Module:
             return activation(p.activation, p.negative_slope)
 
-        fc, _ = fc_stack(p.in_features, [*p.fc, math.prod(self.start)], p)
+        per_channel = p.batchnorm and p.reshape_batchnorm == "channels"
+        if per_channel:
+            fc, prev = fc_stack(p.in_features, p.fc, p)
+            fc.append(nn.Linear(prev, math.prod(self.start)))
+            reshaped = [batch_norm_of(p.channels[0], p, dims=2), act()]
+        else:
+            fc, _ = fc_stack(p.in_features, [*p.fc, math.prod(self.start)], p)
+            reshaped = []
         self.fc = nn.Sequential(*fc)
+        # per-channel normalisation after the reshape (empty by default)
+        self.reshaped = nn.Sequential(*reshaped)
         conv: list[nn.Module] = []
         outs = [*p.channels[1:], c_img]
         for i, (cin, cout) in enumerate(zip(p.channels, outs, strict=True)):
@@ -111,19 +128,21 @@ class ConvGenerator(nn.Module):
             conv.append(nn.ConvTranspose2d(cin, cout, 4, stride=2, padding=1))
             if not last:
                 if p.batchnorm:
-                    conv.append(nn.BatchNorm2d(cout, eps=p.batchnorm_eps))
+                    conv.append(batch_norm_of(cout, p, dims=2))
                 conv.append(act())
         conv.append({"none": nn.Identity, "tanh": nn.Tanh, "sigmoid": nn.Sigmoid}[p.output]())
         self.conv = nn.Sequential(*conv)
         init_weights(self, p.init, p.init_std)
+        deconvs = [m for m in conv if isinstance(m, nn.ConvTranspose2d)]
+        init_last(deconvs[-1:], p.last_init)
 
     def forward(self, *inputs: torch.Tensor) -> torch.Tensor:
         z = torch.cat([t.flatten(1) for t in inputs], dim=1)
         h = self.fc(z).view(z.shape[0], *self.start)
-        return self.conv(h)
+        return self.conv(self.reshaped(h))
 
 
-class ConvDiscriminatorParams(Params):
+class ConvDiscriminatorParams(BatchNormParams):
     in_channels: int | None = Field(
         None,
         ge=1,
@@ -138,11 +157,15 @@ class ConvDiscriminatorParams(Params):
     out_features: int = Field(1, ge=1, le=1_000_000, description="Width of the single output.")
     heads: list[int] | None = Field(None, description="Several linear outputs (a tuple).")
     batchnorm: bool = Field(False, description="BatchNorm after each hidden layer but the first.")
-    batchnorm_eps: float = Field(1e-5, gt=0)
     activation: Activation = "leaky_relu"
     negative_slope: float = 0.2
     init: Init = "normal"
     init_std: float = Field(0.02, gt=0)
+    last_init: LastInit = Field(
+        "same",
+        description="Initialisation of the output head(s): 'same' as the others, or Xavier "
+        "(Glorot) with zero biases, as tf.contrib.layers.fully_connected's default.",
+    )
 
 
 class ConvDiscriminator(nn.Module):
@@ -166,7 +189,7 @@ class ConvDiscriminator(nn.Module):
         for i, cout in enumerate(p.channels):
             layers.append(nn.Conv2d(c, cout, 4, stride=2, padding=1))
             if p.batchnorm and i > 0:
-                layers.append(nn.BatchNorm2d(cout, eps=p.batchnorm_eps))
+                layers.append(batch_norm_of(cout, p, dims=2))
             layers.append(act())
             c, h, w = cout, (h - 2) // 2 + 1, (w - 2) // 2 + 1
             if h < 1 or w < 1:
@@ -183,6 +206,7 @@ class ConvDiscriminator(nn.Module):
                 raise ValueError(f"head width {s} is out of range")
         self.heads = nn.ModuleList(nn.Linear(prev, s) for s in sizes)
         init_weights(self, p.init, p.init_std)
+        init_last(list(self.heads), p.last_init)
 
     def features(self, x: torch.Tensor) -> torch.Tensor:
         """The shared body's output (before any head)."""

@@ -30,7 +30,7 @@ from pydantic import Field
 from torch import nn
 
 from gan.api import BuildContext, Network, hookimpl
-from gan.plugins.blocks import activation
+from gan.plugins.blocks import activation, batch_norm_of, init_last
 from gan.plugins.conv import (
     ConvDiscriminator,
     ConvDiscriminatorParams,
@@ -68,13 +68,14 @@ class Discriminator(ConvDiscriminator):
         self.classes = p.classes
         q_layers: list[nn.Module] = [nn.Linear(self.feature_width, p.q_hidden)]
         if p.batchnorm:
-            q_layers.append(nn.BatchNorm1d(p.q_hidden, eps=p.batchnorm_eps))
+            q_layers.append(batch_norm_of(p.q_hidden, p))
         q_layers += [
             activation(p.activation, p.negative_slope),
             nn.Linear(p.q_hidden, p.classes + p.continuous),
         ]
         self.q = nn.Sequential(*q_layers)
         init_weights(self.q, p.init, p.init_std)
+        init_last([self.q[-1]], p.last_init)
 
     def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         h = self.features(x)

@@ -93,7 +93,9 @@ def describe(model: ResolvedSpec) -> dict[str, Any]:
                     **p.optimizer.params.model_dump(mode="json"),
                 },
                 "losses": dict(p.terms),
-                "fresh_batch": ex.resample,
+                "fresh_batch": ex.fresh == "batch",
+                "fresh": ex.fresh,
+                "simultaneous": ex.simultaneous,
                 "nodes": [
                     {
                         "node": a.call.key,

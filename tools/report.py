@@ -166,6 +166,17 @@ def run_facts(run: Run) -> list[tuple[str, str]]:
     sessions = [s for s in run.info.get("sessions", []) if isinstance(s, dict)]
     last = sessions[-1] if sessions else {}
     facts = [("status", run.status)]
+    health = run.info.get("health")
+    if isinstance(health, dict) and isinstance(health.get("flags"), dict):
+        raised, first = health["flags"], health.get("first") or {}
+        if raised:  # [eval.health]: what the spec declared a failed run
+            text = "; ".join(f"{name}: {reason}" for name, reason in raised.items())
+            facts.append(("FLAGGED", f"{text} (at the evaluation of step {health.get('step')})"))
+        elif first:
+            seen = ", ".join(f"{name} from step {step}" for name, step in first.items())
+            facts.append(("health", f"no flag at the last evaluation; earlier: {seen}"))
+        else:
+            facts.append(("health", "no flag raised"))
     planned = run.planned_steps
     facts.append(("steps", f"{run.last_step}" + (f" of {planned}" if planned else "")))
     seconds = 0.0

@@ -269,7 +269,7 @@ def start_session(
         "execution": execution or {},
     }
     sessions.append(session)
-    _write_run_json(folder, {"sessions": sessions})
+    _write_run_json(folder, {**info, "sessions": sessions})
     return session
 
 
@@ -287,7 +287,28 @@ def end_session(folder: Path, session: dict, *, step: int, status: str) -> None:
         sessions[-1] = session
     else:
         sessions.append(session)
-    _write_run_json(folder, {"sessions": sessions})
+    _write_run_json(folder, {**info, "sessions": sessions})
+
+
+def record_health(folder: Path, step: int, raised: dict[str, str]) -> None:
+    """``run.json`` ``health``: the flags raised at the latest evaluation (``step``,
+    ``flags``: name → reason) and the step at which each flag was first raised
+    (``first``), so a run that collapsed and recovered still shows it."""
+    info = read_run_json(folder)
+    old = info.get("health")
+    earlier = old.get("first") if isinstance(old, dict) else None
+    first = dict(earlier) if isinstance(earlier, dict) else {}
+    for name in raised:
+        first.setdefault(name, step)
+    info["health"] = {"step": step, "flags": dict(raised), "first": first}
+    _write_run_json(folder, info)
+
+
+def health_flags(folder: Path) -> dict[str, Any]:
+    """What ``run.json`` says of the run's health (``{}`` when nothing was declared):
+    for reports and quality records (``flags``)."""
+    health = read_run_json(folder).get("health")
+    return health if isinstance(health, dict) else {}
 
 
 def _write_run_json(folder: Path, info: dict) -> None:

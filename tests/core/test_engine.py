@@ -22,6 +22,11 @@ def test_parse_call_tuple_outputs_and_constants():
             parse_call("n", bad)
 
 
+# these tests read the alternating plan of bigan's two phases (its official recipe steps
+# them simultaneously: tests/core/test_simultaneous.py)
+ALTERNATING = "phases.generator.simultaneous=false"
+
+
 def count_forwards(engine) -> Counter:
     counts: Counter = Counter()
     for name, net in engine.networks.items():
@@ -30,7 +35,7 @@ def count_forwards(engine) -> Counter:
 
 
 def test_each_node_computed_once_until_its_network_steps():
-    engine = tiny_engine("bigan")
+    engine = tiny_engine("bigan", ALTERNATING)
     counts = count_forwards(engine)
     engine.step()
     # G(z) and E(x): once per step (reused by the generator phase).
@@ -39,7 +44,7 @@ def test_each_node_computed_once_until_its_network_steps():
 
 
 def test_frozen_networks_get_no_gradients_but_pass_them_through():
-    engine = tiny_engine("bigan")
+    engine = tiny_engine("bigan", ALTERNATING)
     seen = {}
 
     def spy(phase_name):
@@ -64,7 +69,7 @@ def test_frozen_networks_get_no_gradients_but_pass_them_through():
 
 
 def test_nodes_without_gradient_need_are_computed_without_graph():
-    engine = tiny_engine("bigan", "phases.generator.every=2")
+    engine = tiny_engine("bigan", ALTERNATING, "phases.generator.every=2")
     engine.step_count = 1  # discriminator phase only: nothing is kept for later phases
     plan = engine.plan()
     grads = {a.call.key: a.grad_nets for a in plan[0].actions}
@@ -75,6 +80,7 @@ def test_nodes_without_gradient_need_are_computed_without_graph():
 def test_every_and_repeat_schedule():
     engine = tiny_engine(
         "bigan",
+        ALTERNATING,
         "phases.discriminator.repeat=3",
         "phases.discriminator.fresh_batch=true",
         "phases.generator.every=2",
@@ -106,7 +112,9 @@ def test_phase_start_delays_a_phase():
 
 def test_a_spec_where_no_phase_starts_at_zero_is_refused():
     with pytest.raises(SpecError, match="at least one phase start at step 0"):
-        tiny_engine("bigan", "phases.discriminator.start=1", "phases.generator.start=2")
+        tiny_engine(
+            "bigan", ALTERNATING, "phases.discriminator.start=1", "phases.generator.start=2"
+        )
 
 
 def test_loss_values_are_returned_without_host_sync():

@@ -127,7 +127,15 @@ def test_bad_override(tmp_path):
 def test_overrides_apply():
     from gan.core.spec import load_spec
 
-    spec = load_spec("bigan", ["train.steps=7", "data.source=digits", "phases.generator.every=3"])
+    spec = load_spec(
+        "bigan",
+        [
+            "train.steps=7",
+            "data.source=digits",
+            "phases.generator.simultaneous=false",  # a simultaneous phase shares `every`
+            "phases.generator.every=3",
+        ],
+    )
     assert spec.train.steps == 7
     assert spec.data.source == "digits"
     assert spec.phases[1].every == 3

@@ -1,26 +1,61 @@
-"""BiGAN: phase semantics and one engine step against a hand-written PyTorch step."""
+"""BiGAN: the official recipe's values and phase plan, and one engine step against a
+hand-written PyTorch step — simultaneous (the official update_both: D, G and E from one
+forward and the same parameters) and, with ``simultaneous = false``, alternating."""
 
 from __future__ import annotations
 
+import pytest
 import torch
 import torch.nn.functional as F
 
+from gan.core.spec import load_spec
 from gan.testing import assert_changed, assert_same_parameters, record_step, tiny_engine
 
+ALTERNATING = "phases.generator.simultaneous=false"
+ADAM = {"lr": 2e-4, "betas": (0.5, 0.999), "weight_decay": 2.5e-5}
 
-def test_plan_matches_paper():
+
+def test_official_spec_values():
+    """jeffdonahue/bigan train_mnist.sh / train_gan.py / net.py, as cited in the spec."""
+    spec = load_spec("bigan")
+    assert tuple(spec.data.range) == (0.0, 1.0)
+    assert spec.networks["G"].output == "sigmoid"
+    for name in ("G", "E", "D"):
+        net = spec.networks[name]
+        assert net.batchnorm_affine is False  # --nogain --nobias
+        assert net.batchnorm_eps == 1e-8 and net.batchnorm_momentum == "none"  # TOML for None
+    generator = next(p for p in spec.phases if p.name == "generator")
+    assert generator.simultaneous  # update_both (k = 1, no --no_update_both)
+    assert (spec.eval.batchnorm, spec.eval.batchnorm_batches) == ("reestimate", 1000)
+    assert spec.train.batch_size == 128 and spec.train.epochs == 400
+
+
+def test_official_networks_have_no_batchnorm_gain_or_bias():
     engine = tiny_engine("bigan")
-    plan = engine.plan()
+    for name in ("G", "E", "D"):
+        norms = [
+            m
+            for m in engine.networks[name].modules()
+            if isinstance(m, torch.nn.modules.batchnorm._BatchNorm)
+        ]
+        assert norms, name
+        assert all(m.weight is None and m.bias is None and m.momentum is None for m in norms)
+    with torch.no_grad():
+        x = engine.networks["G"].eval()(torch.rand(4, 50) * 2 - 1)
+    assert float(x.min()) >= 0 and float(x.max()) <= 1  # sigmoid, pixels on [0, 1]
+
+
+def test_plan_matches_the_official_update():
+    plan = tiny_engine("bigan").plan()
     assert [ex.phase.name for ex in plan] == ["discriminator", "generator"]
     assert plan[0].phase.updates == {"D"}
     assert plan[1].phase.updates == {"G", "E"}
-    # G(z) and E(x) are computed once per step and reused by the generator phase
-    reused = {a.call.key for a in plan[1].actions if not a.compute}
-    assert reused == {"x_fake", "z_enc, e_feat"}
+    # one forward per step: the generator phase computes nothing of its own
+    assert [a.call.key for a in plan[1].actions if a.compute] == []
 
 
 def test_discriminator_phase_leaves_generator_and_encoder_untouched():
-    engine = tiny_engine("bigan", "phases.generator.every=2")
+    engine = tiny_engine("bigan", ALTERNATING, "phases.generator.every=2")
     engine.step_count = 1  # generator phase inactive on odd steps
     assert [ex.phase.name for ex in engine.plan()] == ["discriminator"]
     rec = record_step(engine)
@@ -35,7 +70,7 @@ def test_discriminator_phase_leaves_generator_and_encoder_untouched():
 
 
 def test_generator_phase_leaves_discriminator_untouched():
-    engine = tiny_engine("bigan", "phases.discriminator.every=2")
+    engine = tiny_engine("bigan", ALTERNATING, "phases.discriminator.every=2")
     engine.step_count = 1
     rec = record_step(engine)
     before, after = rec.initial["D"].state_dict(), engine.networks["D"].state_dict()
@@ -47,41 +82,88 @@ def test_generator_phase_leaves_discriminator_untouched():
     assert_changed(rec.initial["E"], engine.networks["E"])
 
 
-def test_one_step_equals_hand_written_pytorch():
+def _losses(D, x, z, z_enc, x_fake):
+    d_real, d_fake = D(x, z_enc), D(x_fake, z)
+    ones, zeros = torch.ones_like(d_real), torch.zeros_like(d_real)
+    d_loss = 0.5 * F.binary_cross_entropy_with_logits(d_real, ones)
+    d_loss = d_loss + 0.5 * F.binary_cross_entropy_with_logits(d_fake, zeros)
+    g_loss = 0.5 * F.binary_cross_entropy_with_logits(d_real, zeros)
+    g_loss = g_loss + 0.5 * F.binary_cross_entropy_with_logits(d_fake, ones)
+    return d_loss, g_loss
+
+
+def test_official_one_step_equals_hand_written_simultaneous_step():
+    """train_gan.py's _train_gd: D's and G+E's gradients from one forward pass at the same
+    parameters, then every update (lib/updates.py Adam with coupled L2 2.5e-5)."""
     engine = tiny_engine("bigan")
     rec = record_step(engine)
     G, E, D = rec.initial["G"], rec.initial["E"], rec.initial["D"]
     x, z = rec.sources[0]["x"], rec.sources[0]["z"]
-    adam = {"lr": 2e-4, "betas": (0.5, 0.999), "weight_decay": 2.5e-5}
-    opt_d = torch.optim.Adam(D.parameters(), **adam)
-    opt_ge = torch.optim.Adam([*G.parameters(), *E.parameters()], **adam)
+    assert len(rec.sources) == 1  # one draw of batch and latents per iteration
+    opt_d = torch.optim.Adam(D.parameters(), **ADAM)
+    opt_ge = torch.optim.Adam([*G.parameters(), *E.parameters()], **ADAM)
+    torch.set_rng_state(rec.rng_state)
+
+    z_enc, _ = E(x)  # (z, penultimate features)
+    x_fake = G(z)
+    d_loss, g_loss = _losses(D, x, z, z_enc, x_fake)
+    d_params, ge_params = list(D.parameters()), [*G.parameters(), *E.parameters()]
+    d_grads = torch.autograd.grad(d_loss, d_params, retain_graph=True)
+    ge_grads = torch.autograd.grad(g_loss, ge_params)
+    for p, g in [*zip(d_params, d_grads, strict=True), *zip(ge_params, ge_grads, strict=True)]:
+        p.grad = g
+    opt_d.step()
+    opt_ge.step()
+
+    assert_same_parameters(engine.networks, rec.initial)
+    assert abs(rec.losses["generator/eg_real"] * 0.5 + rec.losses["generator/eg_fake"] * 0.5
+               - g_loss.item()) < 1e-5  # fmt: skip
+    for name in ("G", "E", "D"):
+        assert_changed(engine.networks[name], tiny_engine("bigan").networks[name])
+
+
+def test_alternating_step_differs_from_the_official_one():
+    """With simultaneous = false, G and E see the updated D: not the official update."""
+    ours = tiny_engine("bigan")
+    alternating = tiny_engine("bigan", ALTERNATING)
+    ours.step()
+    alternating.step()
+    g, g_alt = ours.networks["G"].state_dict(), alternating.networks["G"].state_dict()
+    assert any(not torch.equal(g[k], g_alt[k]) for k in g if "running" not in k)
+    d_alt = dict(alternating.networks["D"].named_parameters())
+    for key, value in ours.networks["D"].named_parameters():  # D's own update: the same
+        torch.testing.assert_close(value, d_alt[key])
+
+
+def test_alternating_one_step_equals_hand_written_pytorch():
+    engine = tiny_engine("bigan", ALTERNATING)
+    rec = record_step(engine)
+    G, E, D = rec.initial["G"], rec.initial["E"], rec.initial["D"]
+    x, z = rec.sources[0]["x"], rec.sources[0]["z"]
+    opt_d = torch.optim.Adam(D.parameters(), **ADAM)
+    opt_ge = torch.optim.Adam([*G.parameters(), *E.parameters()], **ADAM)
     torch.set_rng_state(rec.rng_state)
 
     # discriminator: (x, E(x)) → real, (G(z), z) → fake; E and G outputs detached
-    z_enc, _ = E(x)  # (z, penultimate features)
+    z_enc, _ = E(x)
     x_fake = G(z)
     opt_d.zero_grad()
-    d_real = D(x, z_enc.detach())
-    d_fake = D(x_fake.detach(), z)
-    d_loss = 0.5 * F.binary_cross_entropy_with_logits(d_real, torch.ones_like(d_real))
-    d_loss = d_loss + 0.5 * F.binary_cross_entropy_with_logits(d_fake, torch.zeros_like(d_fake))
+    d_loss, _ = _losses(D, x, z, z_enc.detach(), x_fake.detach())
     d_loss.backward()
     opt_d.step()
 
     # encoder + generator: labels swapped, through the updated D
     opt_ge.zero_grad()
-    d_real = D(x, z_enc)
-    d_fake = D(x_fake, z)
-    g_loss = 0.5 * F.binary_cross_entropy_with_logits(d_real, torch.zeros_like(d_real))
-    g_loss = g_loss + 0.5 * F.binary_cross_entropy_with_logits(d_fake, torch.ones_like(d_fake))
+    _, g_loss = _losses(D, x, z, z_enc, x_fake)
     g_loss.backward()
     opt_ge.step()
 
     assert_same_parameters(engine.networks, rec.initial)
-    assert (
-        abs(
-            rec.losses["generator/eg_fake"]
-            - F.binary_cross_entropy_with_logits(d_fake, torch.ones_like(d_fake)).item()
-        )
-        < 1e-5
-    )
+
+
+@pytest.mark.parametrize("override", ["phases.generator.every=2", "phases.generator.repeat=2"])
+def test_simultaneous_phases_refuse_different_schedules(override):
+    from gan.core.errors import SpecError
+
+    with pytest.raises(SpecError, match=r"simultaneous|repeat|every"):
+        tiny_engine("bigan", override)

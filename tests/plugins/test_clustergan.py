@@ -1,11 +1,16 @@
-"""ClusterGAN: spec resolution, the paper's phase plan, and one engine step against a
-hand-written PyTorch step (WGAN-GP with 5 critic steps, G and E under one optimizer)."""
+"""ClusterGAN: spec resolution, the official phase plan, and one engine step against
+hand-written PyTorch steps (WGAN-GP with 5 critic steps, G and E under one optimizer):
+the CPU recipe's, and the official recipe's against the plain-PyTorch twin of the official
+loop (bench/reference/clustergan_official.py) loaded with the built networks' weights."""
 
 from __future__ import annotations
 
+import importlib.util
+import itertools
 import json
 import math
 from pathlib import Path
+from types import ModuleType
 
 import pytest
 import torch
@@ -14,9 +19,10 @@ from helpers import assert_short_run_writes_checkpoint
 from typer.testing import CliRunner
 
 from gan.cli import app
+from gan.core.spec import load_spec
 from gan.testing import assert_changed, assert_same_parameters, record_step, tiny_engine
 
-SPECS = ["clustergan", "clustergan_mlp", "clustergan_vanilla"]
+SPECS = ["clustergan", "clustergan_fast", "clustergan_mlp", "clustergan_vanilla"]
 ADAM = {"lr": 1e-4, "betas": (0.5, 0.9)}
 N_CRITIC = 5
 
@@ -29,20 +35,60 @@ def test_inspect_resolves(name: str) -> None:
 
 
 @pytest.mark.parametrize("name", ["clustergan", "clustergan_mlp"])
-def test_plan_matches_paper(name: str) -> None:
+def test_plan_matches_the_official_loop(name: str) -> None:
     plan = tiny_engine(name).plan()
     names = [ex.phase.name for ex in plan]
     assert names == ["critic"] * N_CRITIC + ["generator"]
     assert all(ex.phase.updates == {"D"} for ex in plan[:N_CRITIC])
-    # a fresh batch and fresh latents for every critic step but the first
-    assert [ex.resample for ex in plan] == [False] + [True] * (N_CRITIC - 1) + [False]
+    # a fresh batch and fresh latents for every critic step but the first, and for the
+    # generator's step (Image_ClusterGAN.py clusGAN.train draws bz again for g_adam)
+    assert [ex.resample for ex in plan] == [False] + [True] * N_CRITIC
     gen = plan[-1].phase
     assert gen.updates == {"G", "E"}
     assert dict(gen.terms) == {"g_adv": 1.0, "zn_rec": 10.0, "zc_rec": 10.0}
     assert dict(plan[0].phase.terms) == {"d_real": 1.0, "d_fake": 1.0, "gp": 10.0}
-    # G(z) of the last critic step is reused by the generator phase, D(G(z)) is not
+    # new latents: G(z) is computed again for the generator phase
+    computed = {a.call.key for a in plan[-1].actions if a.compute}
+    assert "x_fake" in computed and "d_fake" in computed
+
+
+def test_fast_recipe_plan_reuses_the_critics_latents() -> None:
+    """The CPU recipe keeps its measured schedule (deviation 8 of its comment)."""
+    plan = tiny_engine("clustergan_fast").plan()
+    assert [ex.phase.name for ex in plan] == ["critic", "critic", "generator"]
+    assert [ex.resample for ex in plan] == [False, True, False]
     reused = {a.call.key for a in plan[-1].actions if not a.compute}
     assert "x_fake" in reused and "d_fake" not in reused
+
+
+def test_official_spec_values() -> None:
+    """The values that differ from PyTorch's defaults, as the official files set them."""
+    spec = load_spec("clustergan")
+    assert tuple(spec.data.range) == (0.0, 1.0) and round(spec.data.val * 60_000) == 5000
+    g = spec.networks["G"]
+    assert (g.output, g.batchnorm_affine, g.batchnorm_eps) == ("sigmoid", "shift", 1e-3)
+    assert g.reshape_batchnorm == "channels" and g.batchnorm_momentum == pytest.approx(1e-3)
+    assert spec.networks["D"].last_init == spec.networks["E"].last_init == "xavier_uniform"
+    assert spec.losses["gp"].epsilon == "per_batch"
+    assert spec.eval.batchnorm == "batch"
+    assert spec.train.batch_size == 64 and spec.train.steps == 500_000
+    fast = load_spec("clustergan_fast")  # the measured CPU recipe keeps its own values
+    assert tuple(fast.data.range) == (-1.0, 1.0) and fast.networks["G"].output == "tanh"
+    assert fast.networks["G"].batchnorm_affine is True
+    assert fast.losses["gp"].epsilon == "per_example" and fast.eval.batchnorm == "running"
+
+
+def test_official_networks_have_the_official_layers() -> None:
+    """G: three BatchNorms with a shift and no scale, eps 1e-3, the second per channel of
+    the reshaped 7×7×128; D's and E's last layers Glorot-uniform (std √(2/(fan_in+out)))."""
+    engine = tiny_engine("clustergan")
+    g = engine.networks["G"]
+    norms = [m for m in g.modules() if isinstance(m, torch.nn.modules.batchnorm._BatchNorm)]
+    assert [m.num_features for m in norms] == [1024, 128, 64]
+    assert all(m.weight is None and m.bias is not None and m.eps == 1e-3 for m in norms)
+    e_last = engine.networks["E"].heads
+    weights = torch.cat([h.weight.flatten() for h in e_last])
+    assert weights.std().item() == pytest.approx(math.sqrt(2 / (1024 + 30)), rel=0.1)
 
 
 def test_generator_phase_leaves_critic_untouched() -> None:
@@ -64,13 +110,15 @@ def _replay_draws(state: torch.Tensor, n: int):
         yield zn, zc_idx, eps
 
 
-def test_one_step_equals_hand_written_pytorch() -> None:
-    engine = tiny_engine("clustergan", batch_size=8)
+def test_fast_recipe_one_step_equals_hand_written_pytorch() -> None:
+    """The CPU recipe's step, with its deviations (ε per example, reused latents)."""
+    engine = tiny_engine("clustergan_fast", "phases.critic.repeat=5", batch_size=8)
     sampler_state = engine.sampler_generator.get_state()
     rec = record_step(engine)
     G, D, E = rec.initial["G"], rec.initial["D"], rec.initial["E"]
-    opt_d = torch.optim.Adam(D.parameters(), **ADAM)
-    opt_ge = torch.optim.Adam([*G.parameters(), *E.parameters()], **ADAM)
+    adam = {**ADAM, "lr": 1e-3}  # the recipe's deviation 2
+    opt_d = torch.optim.Adam(D.parameters(), **adam)
+    opt_ge = torch.optim.Adam([*G.parameters(), *E.parameters()], **adam)
     torch.set_rng_state(rec.rng_state)
     assert len(rec.sources) == N_CRITIC  # one draw per critic step; G reuses the last
 
@@ -103,8 +151,107 @@ def test_one_step_equals_hand_written_pytorch() -> None:
 
     assert_same_parameters(engine.networks, rec.initial)
     for name in ("G", "D", "E"):
-        assert_changed(engine.networks[name], tiny_engine("clustergan").networks[name])
+        assert_changed(engine.networks[name], tiny_engine("clustergan_fast").networks[name])
     assert math.isclose(rec.losses["generator/g_adv"], g_adv.item(), rel_tol=1e-4, abs_tol=1e-6)
+
+
+def _twin() -> ModuleType:
+    path = Path(__file__).resolve().parents[2] / "bench" / "reference" / "clustergan_official.py"
+    spec = importlib.util.spec_from_file_location("clustergan_official", path)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def _layout(net: torch.nn.Module) -> list[list[torch.nn.Parameter]]:
+    """Parameters in registration order, grouped as the twin holds them: our encoder's two
+    heads (ẑ_n, ẑ_c) are the row blocks of the official encoder's one FC of 30 + 10."""
+    heads = getattr(net, "heads", None)
+    if heads is None or len(heads) == 1:
+        return [[p] for p in net.parameters()]
+    head_ids = {id(p) for p in heads.parameters()}
+    body = [[p] for p in net.parameters() if id(p) not in head_ids]
+    return [*body, [h.weight for h in heads], [h.bias for h in heads]]
+
+
+def _load_into(target: torch.nn.Module, source: torch.nn.Module, flip_last: bool) -> None:
+    """``source``'s parameters into ``target`` (ours into the twin's network or back),
+    in order: the same layers, shapes and registration order. ``flip_last`` negates the
+    output layer: the official critic scores fakes high, so its D is ours with the last
+    layer's sign flipped."""
+    src, dst = _layout(source), _layout(target)
+    assert len(src) == len(dst)
+    with torch.no_grad():
+        for i, (a, b) in enumerate(zip(src, dst, strict=True)):
+            value = torch.cat([p.detach() for p in a])
+            value = -value if flip_last and i >= len(src) - 2 else value
+            for p, part in zip(b, value.split([q.shape[0] for q in b]), strict=True):
+                assert p.shape == part.shape
+                p.copy_(part)
+
+
+def test_official_one_step_equals_the_twins_step() -> None:
+    """One engine step of specs/clustergan.toml = one generator iteration of the plain-
+    PyTorch transcription of the official loop, from the same weights and draws: five
+    critic steps each on a new batch with ONE ε per batch, then a G+E step on fresh
+    latents; the networks' forward passes (shift-only BatchNorm per channel, sigmoid) are
+    the twin's own code, so architecture and loop are checked together."""
+    twin_module = _twin()
+    engine = tiny_engine("clustergan", batch_size=8)
+    state = engine.sampler_generator.get_state()
+    rec = record_step(engine)
+    twin = twin_module.Twin(0, batch=8)
+    for name, flip in (("G", False), ("D", True), ("E", False)):
+        _load_into(getattr(twin, name), rec.initial[name], flip)
+    assert len(rec.sources) == N_CRITIC + 1  # the generator draws its own latents
+
+    gen = torch.Generator().set_state(state)
+    for k in range(N_CRITIC):
+        zn = torch.randn(8, 30, generator=gen) * 0.10
+        zc_idx = torch.randint(0, 10, (8,), generator=gen)
+        eps = torch.rand(1, generator=gen)  # one ε for the whole batch
+        torch.testing.assert_close(zn, rec.sources[k]["zn"])
+        assert torch.equal(zc_idx, rec.sources[k]["zc_idx"])
+        z = torch.cat([zn, F.one_hot(zc_idx, 10).float()], dim=1)
+        twin.critic_step(rec.sources[k]["x"], z, eps=eps.squeeze())
+    zn = torch.randn(8, 30, generator=gen) * 0.10
+    zc_idx = torch.randint(0, 10, (8,), generator=gen)
+    torch.testing.assert_close(zn, rec.sources[N_CRITIC]["zn"])
+    assert torch.equal(zc_idx, rec.sources[N_CRITIC]["zc_idx"])
+    twin.generator_step(torch.cat([zn, F.one_hot(zc_idx, 10).float()], dim=1), zc_idx)
+
+    for name, flip in (("G", False), ("D", True), ("E", False)):
+        net = rec.initial[name]
+        _load_into(net, getattr(twin, name), flip)  # the twin's weights, back in our layout
+        inert = _biases_before_batchnorm(net)
+        for (key, ours), theirs in zip(
+            engine.networks[name].named_parameters(), net.parameters(), strict=True
+        ):
+            # atol: a tenth of one Adam step of lr 1e-4. Elements whose gradient is near
+            # Adam's ε turn float-order differences (the twin's one FC of 40 against our
+            # two heads) into ~1e-6 moves; a wrong recipe moves many elements by ~lr.
+            if key not in inert:
+                torch.testing.assert_close(ours, theirs, rtol=1e-4, atol=1e-5, msg=key)
+        assert_changed(net, tiny_engine("clustergan").networks[name])
+    # the inert biases change no output: the updated generators agree
+    probe = torch.cat([torch.randn(8, 30) * 0.1, torch.eye(10)[torch.arange(8)]], dim=1)
+    with torch.no_grad():  # both on batch statistics (the official G's only mode)
+        ours = engine.networks["G"].train()(probe)
+        torch.testing.assert_close(ours, twin.G(probe), rtol=1e-4, atol=1e-5)
+
+
+def _biases_before_batchnorm(net: torch.nn.Module) -> set[str]:
+    """Biases of the layers that feed a batch-statistics BatchNorm: its mean subtraction
+    removes them from every output, so their gradient is float noise that Adam's
+    normalisation turns into arbitrary ±lr moves (in the official TF code as here)."""
+    leaves = [(n, m) for n, m in net.named_modules() if not list(m.children())]
+    return {
+        f"{n}.bias"
+        for (n, m), (_, after) in itertools.pairwise(leaves)
+        if getattr(m, "bias", None) is not None
+        and isinstance(after, torch.nn.modules.batchnorm._BatchNorm)
+    }
 
 
 @pytest.mark.parametrize("name", ["clustergan", "clustergan_mlp"])

@@ -35,8 +35,9 @@ def test_plan_matches_official_code() -> None:
         "info_cont": 1.0,
     }
     assert dict(plan[1].phase.terms) == {"g_adv": 1.0, "info_cat": 1.0, "info_cont": 1.0}
-    # G(z, c) is computed once (G has not stepped) and reused by the generator phase
-    assert {a.call.key for a in plan[1].actions if not a.compute} >= {"x_fake"}
+    # the generator's update draws a fresh z and c on the same batch (the official loop)
+    assert [ex.fresh for ex in plan] == ["none", "latents"]
+    assert {a.call.key for a in plan[1].actions if a.compute} >= {"x_fake"}
     assert [g["lr"] for g in engine.optimizers["discriminator"].param_groups] == [2e-4]
     assert [g["lr"] for g in engine.optimizers["generator"].param_groups] == [1e-3]
 
@@ -54,7 +55,8 @@ def test_one_step_equals_hand_written_pytorch() -> None:
     engine = tiny_engine("infogan")
     rec = record_step(engine)
     G, D = rec.initial["G"], rec.initial["D"]
-    src = rec.sources[0]
+    src, fresh = rec.sources  # the step's draw; the generator's fresh latents
+    assert torch.equal(fresh["x"], src["x"]) and not torch.equal(fresh["z"], src["z"])
     x, z, c_cat, c_cont = src["x"], src["z"], src["c_cat"], src["c_cont"]
     betas = (0.5, 0.999)
     opt_d = torch.optim.Adam(D.parameters(), lr=2e-4, betas=betas)
@@ -62,7 +64,7 @@ def test_one_step_equals_hand_written_pytorch() -> None:
     torch.set_rng_state(rec.rng_state)
     zc = torch.cat([z, F.one_hot(c_cat, 10).float(), c_cont], dim=1)
 
-    def info(cat_logits: torch.Tensor, cont_pred: torch.Tensor) -> torch.Tensor:
+    def info(cat_logits, cont_pred, c_cat=c_cat, c_cont=c_cont) -> torch.Tensor:
         return F.cross_entropy(cat_logits, c_cat) + F.mse_loss(cont_pred, c_cont)
 
     # D and Q: real → 1, G(z, c) (detached) → 0, minus the information bound
@@ -76,11 +78,13 @@ def test_one_step_equals_hand_written_pytorch() -> None:
     (d_loss + d_info).backward()
     opt_d.step()
 
-    # G: non-saturating, through the updated D (and Q), same G(z, c), minus the bound
+    # G: non-saturating, through the updated D (and Q), on a fresh G(z', c'), minus the bound
     opt_g.zero_grad()
-    d_fake, cat_logits, cont_pred = D(x_fake)
+    c_cat, c_cont = fresh["c_cat"], fresh["c_cont"]
+    zc = torch.cat([fresh["z"], F.one_hot(c_cat, 10).float(), c_cont], dim=1)
+    d_fake, cat_logits, cont_pred = D(G(zc))
     g_loss = F.binary_cross_entropy_with_logits(d_fake, torch.ones_like(d_fake))
-    g_info = info(cat_logits, cont_pred)
+    g_info = info(cat_logits, cont_pred, c_cat, c_cont)
     (g_loss + g_info).backward()
     opt_g.step()
 

@@ -308,7 +308,17 @@ def test_inspect_mermaid_and_bad_format():
 
 
 def test_inspect_text_collapses_repeats_and_calls():
-    result = runner.invoke(app, ["inspect", "bigan", "--set", "phases.discriminator.repeat=5"])
+    result = runner.invoke(
+        app,
+        [
+            "inspect",
+            "bigan",
+            "--set",
+            "phases.generator.simultaneous=false",  # repeat > 1 is not simultaneous
+            "--set",
+            "phases.discriminator.repeat=5",
+        ],
+    )
     assert result.exit_code == 0, result.output
     out = result.output
     assert "discriminator ×5: updates D" in out

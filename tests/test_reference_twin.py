@@ -1,0 +1,92 @@
+"""bench/reference/clustergan_official.py, the plain-PyTorch twin of ClusterGAN's official
+loop: independent of the engine (imports nothing of ``gan``), the official variables'
+shapes, and a short run that writes its validation curve and a selected test figure."""
+
+from __future__ import annotations
+
+import ast
+import importlib.util
+import json
+from pathlib import Path
+from types import ModuleType
+
+import numpy as np
+import pytest
+import torch
+
+TWIN = Path(__file__).resolve().parents[1] / "bench" / "reference" / "clustergan_official.py"
+
+
+@pytest.fixture(scope="module")
+def twin() -> ModuleType:
+    spec = importlib.util.spec_from_file_location("clustergan_official", TWIN)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_twin_imports_nothing_of_the_engine() -> None:
+    tree = ast.parse(TWIN.read_text())
+    roots = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            roots |= {alias.name.split(".")[0] for alias in node.names}
+        elif isinstance(node, ast.ImportFrom):
+            assert node.level == 0, "a relative import would reach into the repository"
+            roots.add((node.module or "").split(".")[0])
+    assert "gan" not in roots
+    assert roots <= {"__future__", "argparse", "copy", "gzip", "json", "time", "pathlib"} | {
+        "numpy",
+        "torch",
+        "sklearn",
+    }, roots
+
+
+def test_twin_networks_have_the_official_variables(twin: ModuleType) -> None:
+    """mnist/clus_wgan.py's trainable variables: G's three batch norms hold a shift β and
+    no scale γ (tc.layers.batch_norm defaults); D and E end in one FC each."""
+    g = twin.Generator()
+    official_g = (
+        (40 * 1024 + 1024) + 1024  # fc1 + its batch norm's β
+        + (1024 * 7 * 7 * 128 + 7 * 7 * 128) + 128  # fc2 + β per channel after the reshape
+        + (128 * 64 * 16 + 64) + 64  # deconv 64 + β
+        + (64 * 16 + 1)  # deconv 1 (sigmoid)
+    )  # fmt: skip
+    assert sum(p.numel() for p in g.parameters()) == official_g
+    body = (16 * 64 + 64) + (64 * 128 * 16 + 128) + (128 * 7 * 7 * 1024 + 1024)
+    assert sum(p.numel() for p in twin.Discriminator().parameters()) == body + 1024 + 1
+    assert sum(p.numel() for p in twin.Encoder().parameters()) == body + 1024 * 40 + 40
+    # batch statistics always, shifted by β: per-channel mean β, unit variance
+    with torch.no_grad():
+        g.bn2.beta.fill_(0.5)
+        h = g.bn2(torch.randn(16, 128, 7, 7) * 3 + 2)
+    assert torch.allclose(h.mean(dim=(0, 2, 3)), torch.full((128,), 0.5), atol=1e-4)
+    with torch.no_grad():
+        sample = g(twin.sample_z(4, np.random.RandomState(0))[0])
+    assert sample.shape == (4, 1, 28, 28) and float(sample.min()) >= 0 and float(sample.max()) <= 1
+
+
+def test_twin_short_run_writes_curve_and_selected_test_figure(
+    twin: ModuleType, tmp_path: Path
+) -> None:
+    out = tmp_path / "twin.jsonl"
+    args = ["--synthetic", "--steps", "2", "--eval-every", "1", "--batch-size", "8"]
+    summary = twin.main([*args, "--out", str(out), "--seed", "3", "--threads", "1"])
+    lines = [json.loads(line) for line in out.read_text().splitlines()]
+    curve, last = lines[:-1], lines[-1]
+    assert [c["step"] for c in curve] == [1, 2]
+    assert all(c["split"] == "val" for c in curve)
+    for c in curve:
+        for key in ("kmeans/purity", "kmeans/nmi", "kmeans/ari", "cluster/purity"):
+            assert 0.0 <= c[key] <= 1.0 or key == "kmeans/ari"
+    assert last == summary and last["final"] and last["seed"] == 3
+    best = max(curve, key=lambda c: c["kmeans/purity"])
+    assert last["selected_step"] == best["step"]
+    assert last["val_selected"] == best["kmeans/purity"]
+    assert set(last["test"]) == set(last["test_final"]) >= {"kmeans/purity"}
+
+
+def test_twin_refuses_a_missing_data_folder(twin: ModuleType, tmp_path: Path) -> None:
+    with pytest.raises(SystemExit, match="pass --data"):
+        twin.main(["--data", str(tmp_path / "absent"), "--out", str(tmp_path / "x.jsonl")])
