@@ -82,7 +82,7 @@ class _VmapView(Engine):
     slice of the stacked tensors. It shares that engine's state (no ``__init__``), so it
     computes nodes and losses by the very code a single run uses."""
 
-    def __init__(self, base: Engine, bound: dict[str, _Bound]) -> None:  # noqa: D107
+    def __init__(self, base: Engine, bound: dict[str, _Bound]) -> None:
         self.__dict__.update(base.__dict__)
         self.networks = bound  # type: ignore[assignment]  # only indexed and tested with `in`
         self._grad_state = {}
@@ -242,8 +242,7 @@ class StackedSteps:
                 values = self.draw()
             opt = self.optimizers[ex.phase.name]
             opt.zero_grad(set_to_none=True)
-            with self._amp():
-                total, terms, values = self.forward(ex, values)
+            total, terms, values = self.forward(ex, values)
             for key, value in terms.items():
                 sums[key] = sums[key] + value if key in sums else value
                 counts[key] = counts.get(key, 0) + 1
@@ -270,9 +269,6 @@ class StackedSteps:
             own = self.base.optimizers[name].param_groups
             for group, src in zip(opt.param_groups, own, strict=True):
                 group["lr"] = src["lr"]
-
-    def _amp(self):
-        return contextlib.nullcontext()  # the view's forward applies the engine's autocast
 
     # -- measuring --------------------------------------------------------------------
     def probe_values(self) -> list[Values]:

@@ -130,3 +130,55 @@ def test_choice_names_its_reason() -> None:
     choice, stepper = choose_form("auto", engines([0, 1]))
     assert "ms vectorised vs" in choice.reason  # measured here, whichever won
     assert isinstance(stepper, StackedSteps) == (choice.value == "vectorised")
+
+
+def _run(out, *extra: str, resume: bool = False) -> None:
+    from gan.training.replicas import Replicas
+
+    spec = load_spec(
+        "aae",
+        [*SMALL, "train.seeds=[0, 1]", "train.log_every=1", "train.checkpoint_every=2", *extra],
+    )
+    Replicas(spec, out, resume=resume, quiet=True).run()
+
+
+def test_vectorised_resume_is_exact(tmp_path) -> None:
+    from gan.training import checkpoint
+
+    _run(tmp_path / "a", "train.steps=4", "train.vectorize=true")
+    _run(tmp_path / "b", "train.steps=2", "train.vectorize=true")
+    _run(tmp_path / "b", "train.steps=4", "train.vectorize=true", resume=True)
+    for seed in (0, 1):
+        name = f"seed_{seed}/checkpoints/{checkpoint.checkpoint_name(4)}"
+        a, _ = checkpoint.load(tmp_path / "a" / name)
+        b, _ = checkpoint.load(tmp_path / "b" / name)
+        assert a.keys() == b.keys() and any("optim" in k for k in a)
+        assert all(torch.equal(a[k], b[k]) for k in a), seed
+    a0, _ = checkpoint.load(tmp_path / "a" / f"seed_0/checkpoints/{checkpoint.checkpoint_name(4)}")
+    a1, _ = checkpoint.load(tmp_path / "a" / f"seed_1/checkpoints/{checkpoint.checkpoint_name(4)}")
+    assert not all(torch.equal(a0[k], a1[k]) for k in a0)  # two seeds, two runs
+
+
+def test_cli_seeds_leave_folders_that_compare_pools(tmp_path) -> None:
+    import json
+
+    from typer.testing import CliRunner
+
+    from gan.cli import app
+
+    runner = CliRunner()
+    sets = [a for item in [*SMALL, "train.steps=3", "train.log_every=1"] for a in ("--set", item)]
+    out = tmp_path / "aae"
+    result = runner.invoke(app, ["run", "aae", "--seeds", "0-2", "--out", str(out), *sets, "-q"])
+    assert result.exit_code == 0, result.output
+    assert sorted(p.name for p in out.iterdir()) == ["seed_0", "seed_1", "seed_2"]
+    assert "seed = 2" in (out / "seed_2" / "spec.toml").read_text()
+    result = runner.invoke(app, ["compare", str(out), "--json"])
+    assert result.exit_code == 0, result.output
+    (group,) = json.loads(result.output)["groups"]
+    assert [r["seed"] for r in group["runs"]] == [0, 1, 2]
+    assert group["summary"]["autoencoder/recon"]["n"] == 3
+    bad = runner.invoke(app, ["run", "aae", "--seeds", "0-x", "--out", str(tmp_path / "b")])
+    assert bad.exit_code == 2 and "--seeds" in bad.output
+    both = runner.invoke(app, ["run", "aae", "--seeds", "0-1", "--nproc", "2", *sets])
+    assert both.exit_code == 2 and "--nproc" in both.output
