@@ -190,9 +190,15 @@ class StackedSteps:
         self._linked.add(phase)
 
     # -- stepping ---------------------------------------------------------------------
-    def draw(self) -> Values:
-        """Every seed's batch and latents from its own engine's streams, stacked."""
-        drawn = [e.draw_sources() for e in self.engines]
+    def next_batches(self) -> list[dict[str, torch.Tensor]]:
+        """Every seed's next batch from its own data stream."""
+        return [dict(e.data.next()) for e in self.engines]
+
+    def draw(self, batches: list[dict[str, torch.Tensor]] | None = None) -> Values:
+        """Every seed's batch (drawn here unless given) and latents from its own
+        engine's streams, stacked."""
+        given = batches or [None] * self.k
+        drawn = [e.draw_sources(b) for e, b in zip(self.engines, given, strict=True)]
         return {key: torch.stack([d[key] for d in drawn]) for key in drawn[0]}
 
     def forward(
@@ -230,11 +236,12 @@ class StackedSteps:
             for g in grads:
                 g.mul_(coef.view(-1, *([1] * (g.dim() - 1))).to(g.dtype))
 
-    def step(self) -> list[StepResult]:
-        """One training step of every seed (the engines' :meth:`Engine.step`, vectorised)."""
+    def step(self, batches: list[dict[str, torch.Tensor]] | None = None) -> list[StepResult]:
+        """One training step of every seed (the engines' :meth:`Engine.step`, vectorised);
+        ``batches``: each seed's batch, when drawn already (a CUDA graph's static input)."""
         self._follow_rates()
         plan = self.base.plan()
-        values = self.draw()
+        values = self.draw(batches)
         sums: dict[str, torch.Tensor] = {}
         counts: dict[str, int] = {}
         for ex in plan:

@@ -24,6 +24,7 @@ from typing import Any
 
 import torch
 
+from gan.core import graphs
 from gan.core.acceleration import Choice
 from gan.core.data import load_data
 from gan.core.engine import Engine, StepResult
@@ -174,6 +175,7 @@ class Replicas:
             trainer.execution = {"seeds": list(seeds)}
             self.trainers.append(trainer)
         self.choice: Choice | None = None
+        self.graph_choice = Choice("eager", "train.cuda_graph = false")
 
     def notice(self, text: str) -> None:
         if not self.quiet:
@@ -200,12 +202,28 @@ class Replicas:
                 )
             elif len(engines) > 1:
                 self.notice(f"{len(engines)} seeds {self.choice.value} ({self.choice.reason})")
+            stepper = self._graphed(stepper, engines)
             with self._signals():
                 self._loop(stepper, statuses)
         finally:
             for trainer in reversed(started):
                 trainer.finish(statuses[id(trainer)])
         return max(e.step_count for e in engines)
+
+    def _graphed(self, stepper: Any, engines: list[Engine]) -> Any:
+        """The vectorised step as a whole-step CUDA graph where ``train.cuda_graph`` asks
+        and it can be captured (seed by seed, each seed's step stays eager)."""
+        setting = self.spec.train.cuda_graph
+        if setting is None or setting is False or engines[0].device.type != "cuda":
+            return stepper  # the trainers said why (a CPU) already
+        if isinstance(stepper, SeedBySeed):
+            self.graph_choice = Choice("eager", "seed-by-seed steps are not captured")
+        else:
+            self.graph_choice = graphs.choose(setting, engines)
+        self.notice(f"cuda graph: {self.graph_choice.value} ({self.graph_choice.reason})")
+        if self.graph_choice.value != "graphed":
+            return stepper
+        return graphs.GraphedSteps(stepper, self.notice)
 
     def _loop(self, stepper: Any, statuses: dict[int, str]) -> None:
         trainers = self.trainers

@@ -10,11 +10,14 @@ import math
 import signal
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import torch
 
+from gan.core import graphs
+from gan.core.acceleration import Choice
 from gan.core.build import build_engine
 from gan.core.data import load_data
 from gan.core.engine import Engine, StepResult
@@ -135,6 +138,7 @@ class Trainer:
         self._old_handlers: dict[Any, Any] = {}
         self._session: dict[str, Any] | None = None
         self._last = (0.0, 0)
+        self.graph_choice = Choice("eager", "train.cuda_graph = false")
 
     # -- run folder -----------------------------------------------------------------
     def _prepare_folder(self) -> Path | None:
@@ -237,6 +241,7 @@ class Trainer:
         )
         distributed.prepare_engine(engine, ctx)
         self.engine = engine
+        self.graph_choice = graphs.choose(self.spec.train.cuda_graph, [engine])
         # Rank 0 alone touches the run folder and reads the checkpoint; all ranks get the
         # outcome (or the same error).
         resume_from = ctx.on_main(self._prepare_folder)  # once everything else has worked
@@ -266,15 +271,29 @@ class Trainer:
                 execution={
                     "precision": vars(engine.precision),
                     "compile": vars(engine.compiled),
+                    "cuda_graph": vars(self.graph_choice),
                     **self.execution,
                 },
             )
-        if self.spec.train.precision == "auto" or engine.compiled.value == "compiled":
+        t = self.spec.train
+        refused = graphs.refusal(t.cuda_graph, engine.device)
+        if refused is not None:
+            self.notice(refused)
+        elif t.cuda_graph is not None and t.cuda_graph is not False:
+            self.notice(f"cuda graph: {self.graph_choice.value} ({self.graph_choice.reason})")
+        if t.precision == "auto" or engine.compiled.value == "compiled":
             self.notice(
                 f"precision {engine.precision.value} ({engine.precision.reason}); "
                 f"{engine.compiled.value} ({engine.compiled.reason})"
             )
         return engine
+
+    def stepper(self, engine: Engine) -> Callable[[], StepResult]:
+        """The engine's step, or its whole-step CUDA graph (``train.cuda_graph``)."""
+        if self.graph_choice.value != "graphed":
+            return engine.step
+        graphed = graphs.GraphedSteps(graphs.OneEngine(engine), self.notice)
+        return lambda: graphed.step()[0]
 
     def final_status(self) -> str:
         """How the run ended, for run.json."""
@@ -292,10 +311,11 @@ class Trainer:
         """Steps until the last one; everything else happens in event callbacks
         (:mod:`gan.training.callbacks`, :mod:`gan.evaluation.callbacks`, plugins)."""
         engine.train_mode(True)
+        step = self.stepper(engine)
         self.begin()
         try:
             while engine.step_count < self.total:
-                if self.after_step(engine.step()):
+                if self.after_step(step()):
                     return
         finally:
             self.end()
