@@ -34,7 +34,7 @@ from torch.func import functional_call, stack_module_state
 from gan.core.engine import Engine, StepResult, _quiet_order_warning
 from gan.core.plan import Execution
 
-__all__ = ["StackedSteps", "obstacle", "time_forms"]
+__all__ = ["StackedSteps", "obstacle", "shared_noise", "time_forms"]
 
 Values = dict[str, torch.Tensor]
 
@@ -53,13 +53,18 @@ def obstacle(engines: list[Engine]) -> str | None:
         return "multi-process gradient averaging"
     if base.compiled.value == "compiled":
         return "train.compile wraps the networks, which vmap does not see through"
+    return None
+
+
+def shared_noise(engines: list[Engine]) -> str | None:
+    """Which op draws noise inside the graph (None: none does). Vectorised, its draws
+    for all seeds come from one generator of the stacked step, so the seeds stay
+    independent but that noise is not the stream a run of one seed alone would draw."""
+    base = engines[0]
     for call in base.model.graph.order:
         op = base.model.ops.get(call.func)
         if op is not None and op.random:
-            return (
-                f"op '{call.func}' draws random numbers inside the graph from the run's "
-                f"generator; vmap cannot give each seed its own stream"
-            )
+            return call.func
     return None
 
 
@@ -114,6 +119,10 @@ class StackedSteps:
                 _share(module, params, buffers, k)
         self.bound = {net: _Bound(t) for net, t in templates.items()}
         self.view = _VmapView(base, self.bound)
+        # in-graph noise (shared_noise): one generator for every seed's draws under vmap
+        seeds = tuple(e.model.spec.train.seed for e in engines)
+        device = base.sampler_generator.device
+        self.view.sampler_generator = torch.Generator(device).manual_seed(hash(seeds) % 2**62)
         # per phase: the stacked tensors in the order of each engine's own optimizer
         self.order = {
             p.name: [
@@ -350,6 +359,9 @@ def time_forms(stacked: StackedSteps, repeats: int = 3) -> tuple[float, float]:
             times.append(time.perf_counter() - t0)
         return min(times[1:])
 
+    generators = [e.sampler_generator for e in stacked.engines] + [stacked.view.sampler_generator]
+    states = [g.get_state() for g in generators]
+    process_rng = torch.get_rng_state()
     with _restored(buffers):
         try:
             return best(vectorised), best(seed_by_seed)
@@ -359,3 +371,6 @@ def time_forms(stacked: StackedSteps, repeats: int = 3) -> tuple[float, float]:
             for engine in stacked.engines:
                 for opt in engine.optimizers.values():
                     opt.zero_grad(set_to_none=True)
+            for g, st in zip(generators, states, strict=True):  # the trial drew nothing
+                g.set_state(st)
+            torch.set_rng_state(process_rng)

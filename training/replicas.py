@@ -32,7 +32,7 @@ from gan.core.errors import SpecError
 from gan.core.registry import Registry, default_registry
 from gan.core.resolve import resolve
 from gan.core.spec import Spec
-from gan.core.stacked import StackedSteps, obstacle, time_forms
+from gan.core.stacked import StackedSteps, obstacle, shared_noise, time_forms
 from gan.training.trainer import Interrupted, Trainer
 
 __all__ = ["Replicas", "choose_form", "parse_seeds", "seed_folder", "seed_spec"]
@@ -103,13 +103,22 @@ def choose_form(setting: bool | str | None, engines: list[Engine]) -> tuple[Choi
     except (RuntimeError, ValueError, TypeError) as exc:
         why = f"their networks cannot be stacked: {_first_line(exc)}"
         return Choice("seed by seed", why), SeedBySeed(engines)
-    if setting is True:
-        return Choice("vectorised", "train.vectorize = true"), stacked
-    try:
-        together, apart = time_forms(stacked)
+    noisy = shared_noise(engines)
+    if noisy is not None and setting is not True:
+        why = (
+            f"op '{noisy}' draws noise inside the graph, which vectorised seeds would draw "
+            f"from one shared generator, not each seed's own (train.vectorize = true "
+            f"accepts that)"
+        )
+        return Choice("seed by seed", why), SeedBySeed(engines)
+    try:  # a trial of every phase: what vmap refuses shows here, before any step
+        together, apart = time_forms(stacked, repeats=1 if setting is True else 3)
     except Exception as exc:  # whatever vmap refuses: the seeds still train
         why = f"vmap cannot run this model: {_first_line(exc)}"
         return Choice("seed by seed", why), SeedBySeed(engines)
+    if setting is True:
+        shared = f"; op '{noisy}' draws its noise from one generator shared by the seeds"
+        return Choice("vectorised", "train.vectorize = true" + (shared if noisy else "")), stacked
     figures = (
         f"a step's passes measured {1e3 * together:.1f} ms vectorised vs "
         f"{1e3 * apart:.1f} ms seed by seed for {len(engines)} seeds"
@@ -203,6 +212,13 @@ class Replicas:
             elif len(engines) > 1:
                 self.notice(f"{len(engines)} seeds {self.choice.value} ({self.choice.reason})")
             stepper = self._graphed(stepper, engines)
+            for trainer in started:  # run.json: how the seeds stepped (written at the end)
+                if trainer._session is not None:
+                    trainer._session.setdefault("execution", {})["seeds"] = {
+                        "seeds": [t.spec.train.seed for t in self.trainers],
+                        "form": vars(self.choice),
+                        "cuda_graph": vars(self.graph_choice),
+                    }
             with self._signals():
                 self._loop(stepper, statuses)
         finally:

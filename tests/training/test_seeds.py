@@ -127,8 +127,15 @@ def test_choice_names_its_reason() -> None:
     choice, stepper = choose_form("auto", engines([0, 1], "train.on_nan=skip"))
     assert choice.value == "seed by seed" and "on_nan" in choice.reason
     assert obstacle(engines([0])) == "a single seed"
-    choice, stepper = choose_form("auto", engines([0, 1]))
+    measured = engines([0, 1])
+    before = [state(e) for e in measured]
+    choice, stepper = choose_form("auto", measured)
     assert "ms vectorised vs" in choice.reason  # measured here, whichever won
+    # the trial passes leave every seed as it was: weights, statistics, streams
+    assert [distance(state(e), b) for e, b in zip(measured, before, strict=True)] == [0.0, 0.0]
+    fresh = engines([0, 1])
+    for e, f in zip(measured, fresh, strict=True):
+        assert torch.equal(e.sampler_generator.get_state(), f.sampler_generator.get_state())
     assert isinstance(stepper, StackedSteps) == (choice.value == "vectorised")
 
 
