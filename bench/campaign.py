@@ -249,6 +249,7 @@ def speed(args: argparse.Namespace) -> dict:
         "threads": torch.get_num_threads(),
         "settings": {"seconds": args.seconds, "repeats": args.repeats, "seeds": counts},
         "models": {},
+        "load_average_at_end": list(os.getloadavg()),
     }
     for name in models:
         extra = ["data.source=digits"] if args.smoke else [f"data.root={args.data}"]
@@ -290,7 +291,8 @@ def speed(args: argparse.Namespace) -> dict:
                 flush=True,
             )
         result["models"][name] = rows
-    result["load_average_at_end"] = list(os.getloadavg())
+        result["load_average_at_end"] = list(os.getloadavg())
+        write_speed(result, Path(args.out))  # each model as it ends: a cut window keeps it
     return result
 
 
@@ -355,8 +357,7 @@ def write_speed(result: dict, out: Path) -> None:
 def main(argv: list[str] | None = None) -> None:
     args = parse_args(argv)
     if args.speed:
-        result = speed(args)
-        write_speed(result, Path(args.out))
+        speed(args)
         print(f"wrote {Path(args.out) / 'speed.json'} (seeds) and speed.md")
         return
     records = campaign(args)

@@ -114,6 +114,8 @@ class StackedSteps:
             modules = [e.networks[net] for e in engines]
             templates[net] = copy.deepcopy(modules[0])
             params, buffers = stack_module_state(modules)  # type: ignore[arg-type]
+            for tensor in params.values():  # an engine may have frozen a network last
+                tensor.requires_grad_(True)
             self.params[net], self.buffers[net] = params, buffers
             for k, module in enumerate(modules):
                 _share(module, params, buffers, k)
