@@ -312,6 +312,7 @@ def speed_markdown(result: dict) -> str:
         f"{result['load_average_at_start'][0]:.1f} at start, "
         f"{result['load_average_at_end'][0]:.1f} at the end (a shared machine: the "
         'figures are contended). `auto`: the form `train.vectorize = "auto"` picked.',
+        *(["", result["note"]] if result.get("note") else []),
         "",
         "| model | "
         + " | ".join(f"K={k} seed by seed | K={k} vectorised | auto" for k in counts)

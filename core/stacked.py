@@ -89,13 +89,14 @@ class _VmapView(Engine):
 
     def __init__(self, base: Engine, bound: dict[str, _Bound]) -> None:
         self.__dict__.update(base.__dict__)
+        self.bound = bound
         self.networks = bound  # type: ignore[assignment]  # only indexed and tested with `in`
         self._grad_state = {}
         self._ran = set()
 
     def _set_requires_grad(self, name: str, flag: bool) -> None:
         # the stacked leaves always require grad: a frozen network is called detached
-        self.networks[name].grad = flag  # type: ignore[attr-defined]
+        self.bound[name].grad = flag
 
 
 class StackedSteps:
@@ -174,7 +175,7 @@ class StackedSteps:
             ]
             if not all(states):
                 return
-            first = states[0]
+            first: dict[str, Any] = states[0]  # type: ignore[assignment]
             opt.state[stacked] = {
                 key: (
                     torch.stack([s[key] for s in states])  # type: ignore[index]
@@ -208,7 +209,9 @@ class StackedSteps:
     def draw(self, batches: list[dict[str, torch.Tensor]] | None = None) -> Values:
         """Every seed's batch (drawn here unless given) and latents from its own
         engine's streams, stacked."""
-        given = batches or [None] * self.k
+        given: list[dict[str, torch.Tensor] | None] = [None] * self.k
+        if batches is not None:
+            given = list(batches)
         drawn = [e.draw_sources(b) for e, b in zip(self.engines, given, strict=True)]
         return {key: torch.stack([d[key] for d in drawn]) for key in drawn[0]}
 
