@@ -12,7 +12,7 @@ Training (default):
 * the budget (``--minutes``) is shared between the models, each model's run getting
   ``train.max_minutes`` = its share less a margin for its evaluation;
 * one record per seed is *appended* to ``quality.json`` in bench/quality.py's format
-  (its functions: :func:`quality.append_record`, :func:`quality.gan`), with the device,
+  (bench/records.py's store, :func:`quality.gan`), with the device,
   the seeds trained together, the steps, minutes and the test figures of the checkpoint
   chosen on the validation split; records go out as each model finishes, so a window
   cut short keeps what was done;
@@ -32,19 +32,15 @@ import json
 import os
 import platform
 import re
-import sys
 import time
 from pathlib import Path
 
-import torch
-
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-
 import measure
 import quality
+import torch
+from common import REPO, RESULTS, RUNS, add_data_root, recorded
+from records import append_json
 
-REPO = Path(__file__).resolve().parents[1]
-RESULTS = REPO / "bench" / "results"
 # the official recipes, each once (quality.py's keys)
 DEFAULT_MODELS = ["ClusterGAN", "AAE", "InfoGAN", "CGAN-conv", "BiGAN", "CGAN"]
 SPEED_MODELS = ("bigan", "clustergan", "infogan", "aae", "cgan")
@@ -58,9 +54,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--seeds", nargs="*", type=int, default=None, help="K (training: one)")
     p.add_argument("--minutes", type=float, default=8.0, help="wall-clock budget, all models")
     p.add_argument("--device", default="auto")
-    p.add_argument("--data", default=str(quality.DEFAULT_DATA))
+    add_data_root(p)
     p.add_argument("--out", default=str(RESULTS))
-    p.add_argument("--runs", default=str(REPO / "bench" / "runs" / "campaign"))
+    p.add_argument("--runs", default=str(RUNS / "campaign"))
     p.add_argument("--set", action="append", default=[], help="extra --set (all models)")
     p.add_argument("--smoke", action="store_true", help="digits, 2 seeds, a few steps")
     p.add_argument("--speed", action="store_true", help="aggregate steps/s of K seeds")
@@ -100,12 +96,14 @@ def train_model(entry: quality.Entry, k: int, minutes: float, args: argparse.Nam
     out.mkdir(parents=True, exist_ok=True)
     log = out.with_suffix(".log")
     log.unlink(missing_ok=True)
-    root = args.data if entry.source == "mnist" else str(Path(args.data).parent / entry.source)
+    mnist = Path(args.data_root)
+    root = recorded(mnist if entry.source == "mnist" else mnist.parent / entry.source)
     source = "digits" if args.smoke else entry.source
     sets = [f"data.root={root}", f"data.source={source}", f"train.device={args.device}"]
     sets += _without(entry.overrides, "train.max_minutes")
     sets += [f"train.max_minutes={minutes:.3g}", "train.cuda_graph=auto", *args.set]
-    run_args = ["run", entry.spec, "--seeds", f"0-{k - 1}", "--out", str(out), "--force"]
+    rel = recorded(out.absolute())  # `gan` runs from the repository root
+    run_args = ["run", entry.spec, "--seeds", f"0-{k - 1}", "--out", rel, "--force"]
     for s in sets:
         run_args += ["--set", s]
     common = {
@@ -131,7 +129,7 @@ def train_model(entry: quality.Entry, k: int, minutes: float, args: argparse.Nam
     for seed in range(k):
         record = {**common, "seed": seed}
         if trained.returncode != 0:
-            record["error"] = f"gan run exited {trained.returncode}; see {log}"
+            record["error"] = f"gan run exited {trained.returncode}; see {recorded(log)}"
         else:
             evaluate_seed(entry, out / f"seed_{seed}", record, log)
         records.append(record)
@@ -146,14 +144,14 @@ def evaluate_seed(entry: quality.Entry, folder: Path, record: dict, log: Path) -
     record["curve"] = [{k: v for k, v in e.items() if k != "split"} for e in run.evals]
     rates = [line["steps_per_s"] for line in run.train if "steps_per_s" in line]
     record["steps_per_s"] = sorted(rates)[len(rates) // 2] if rates else None
-    rel = folder.relative_to(REPO) if folder.is_relative_to(REPO) else folder
+    rel = recorded(folder.absolute())
     best = "--best" if (folder / "checkpoints" / "best.safetensors").is_file() else None
     eval_args = ["eval", str(rel), *([best] if best else []), "--json"]
     eval_args += ["--set", "eval.split=test"]
     record["eval_command"] = quality.shown(eval_args)
     done = quality.gan(*eval_args, log=log)
     if done.returncode != 0:
-        record["error"] = f"gan eval exited {done.returncode}; see {log}"
+        record["error"] = f"gan eval exited {done.returncode}; see {recorded(log)}"
         return
     result = json.loads(done.stdout)
     record["selected_step"] = result["step"]
@@ -220,7 +218,7 @@ def campaign(args: argparse.Namespace) -> list[dict]:
         print(f"== {key}: {k} seeds, {minutes:.2f} min ({time.strftime('%T')})", flush=True)
         records = train_model(entries[key], k, minutes, args)
         for record in records:
-            quality.append_record(out / "quality.json", record)
+            append_json(out / "quality.json", record)
         speed = speed_record(records)
         append_speed(out / "speed_gpu.json", speed)
         print(json.dumps(speed), flush=True)
@@ -252,7 +250,7 @@ def speed(args: argparse.Namespace) -> dict:
         "load_average_at_end": list(os.getloadavg()),
     }
     for name in models:
-        extra = ["data.source=digits"] if args.smoke else [f"data.root={args.data}"]
+        extra = ["data.source=digits"] if args.smoke else [f"data.root={args.data_root}"]
         extra += [f"train.device={device.type}", *args.set]
         base = load_spec(REPO / "specs" / f"{name}.toml", extra)
         data = load_data(resolve(base))

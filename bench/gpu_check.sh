@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
-# The checks to make when a GPU machine is lent (the `device` tool), as ONE command of at
-# most 9 minutes, run from the repository root there:
+# The GPU measurements as ONE command of at most 9 minutes, run from the repository root
+# of a checkout on a machine with a CUDA GPU:
 #
-#   bash bench/gpu_check.sh            # writes into $OUT (the device tool's folder)
+#   bash bench/gpu_check.sh            # writes into $OUT
 #
 # bench/campaign.py: every model's official recipe × $SEEDS seeds, each model one run of
 # `gan run --seeds` (vectorised where vmap runs the model, whole-step CUDA graphs where the
@@ -15,7 +15,7 @@
 # Checked on the CPU beforehand: DEVICE=cpu SMOKE=1 bash bench/gpu_check.sh (digits, 2
 # seeds, 2 steps) and tests/tools/test_campaign.py.
 #
-# What it needs beside the working tree (ignored folders named in the tool's `carry`):
+# What it needs beside the working tree (ignored folders copied there):
 # .devdata/mnist (the MNIST IDX files), .devdata/cache (GAN_CACHE: the eval classifiers,
 # so that none is retrained there) and .whl (wheels of the packages the machine's image
 # lacks: pydantic, pydantic_core, annotated-types, typing-inspection, tomli_w,
@@ -27,7 +27,7 @@ SEEDS=${SEEDS:-4}
 DEVICE=${DEVICE:-cuda}
 MODELS=${MODELS:-}             # quality.py keys; empty: campaign.py's official recipes
 SMOKE=${SMOKE:-}
-LIMIT=${LIMIT:-$((9 * 60 - 20))}  # seconds: one call of the device tool is at most 9 minutes
+LIMIT=${LIMIT:-$((9 * 60 - 20))}  # seconds: the whole call stays under 9 minutes
 START=$(date +%s)
 mkdir -p "$OUT"
 if [ -d .whl ] && [ "$DEVICE" = cuda ]; then
@@ -56,6 +56,6 @@ timeout --kill-after=10 "$LEFT" python3 bench/campaign.py "${ARGS[@]}" > "$OUT/c
 echo "campaign rc=$? $(date -u +%T)"
 grep -E '^(==|\{)' "$OUT/campaign.log" | cut -c1-400
 tail -n 3 "$OUT/campaign.log" | cut -c1-400
-# the curves: one file back (the tool returns at most 8)
+# the curves: one file back
 tar -czf "$OUT/campaign_runs.tar.gz" --exclude='*.safetensors' -C /tmp campaign-runs 2>/dev/null
 ls -la "$OUT"

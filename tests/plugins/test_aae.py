@@ -218,7 +218,7 @@ def test_clustering_spec_initialises_weights_as_the_reference_port():
 def test_clustering_adversaries_see_noisy_codes():
     engine = tiny_engine("aae_clustering", *SMALL)
     values = engine.draw_sources()
-    out = engine.evaluate(["y_prior", "y_prior_noisy"], values)
+    out = engine.compute(["y_prior", "y_prior_noisy"], values)
     noise = out["y_prior_noisy"] - out["y_prior"]
     assert 0.2 < float(noise.std()) < 0.4  # σ = 0.3
 
@@ -245,8 +245,8 @@ def test_clustering_fast_recipe_keeps_every_cluster_in_use(tmp_path):
     layers, 400 steps of 64 on the offline digits) spreads the validation images over
     the 16 clusters: 16, 15 and 13 in use for seeds 0, 1 and 2 (accuracy by the paper's
     protocol 0.50–0.62), where the reference port's recipe (aae_clustering.toml) at the
-    same budget put every image in **one** cluster (bench/quality_analysis.md, session
-    6). Seed 0 is the spec's."""
+    same budget put every image in **one** cluster (bench/findings/quality.md). Seed 0
+    is the spec's."""
     hidden = [f"networks.{n}.hidden=[128, 128]" for n in ("E", "Dec", "D_y", "D_z")]
     overrides = [
         "data.source=digits",

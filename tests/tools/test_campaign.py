@@ -8,8 +8,6 @@ import sys
 
 from helpers import REPO
 
-sys.path.insert(0, str(REPO / "bench"))
-
 
 def test_campaign_smoke_appends_per_seed_records(tmp_path) -> None:
     out, runs = tmp_path / "results", tmp_path / "runs"
