@@ -124,6 +124,10 @@ def run(
         int | None,
         typer.Option(min=1, help="Train in N processes on this machine (starts torchrun)."),
     ] = None,
+    seeds: Annotated[
+        str | None,
+        typer.Option(help="Train these seeds in this process (0-7 or 0,2,5): OUT/seed_K/."),
+    ] = None,
 ) -> None:
     """Train a spec (also under torchrun: docs/distributed.md).
 
@@ -136,6 +140,8 @@ def run(
       gan run bigan --out runs/b --resume
 
       gan run bigan --nproc 2 --set data.source=digits
+
+      gan run aae --seeds 0-7 --set data.source=digits
     """
     from gan.core.resolve import resolve
     from gan.core.spec import load_spec
@@ -145,7 +151,20 @@ def run(
     overrides = list(set_ or [])
     if device:
         overrides.append(f"train.device={device}")
+    if seeds is not None:
+        from gan.training.replicas import parse_seeds
+
+        overrides.append(f"train.seeds={parse_seeds(seeds)}")
     loaded = load_spec(spec, overrides)
+    if loaded.train.seeds is not None:
+        if nproc is not None and nproc > 1:
+            fail("--seeds trains many seeds in one process; it does not combine with --nproc.")
+        from gan.training.replicas import Replicas
+
+        folder = _out_dir(loaded.name, out, resume, force)
+        step = Replicas(loaded, folder, resume=resume, force=force, quiet=quiet).run()
+        typer.echo(f"done: {step} steps; seed folders {folder}/seed_*")
+        return
     if nproc is not None and nproc > 1:
         resolve(loaded)  # a spec error is reported here once, not by every process
         folder = _out_dir(loaded.name, out, resume, force)  # one folder for all processes

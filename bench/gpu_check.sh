@@ -1,28 +1,34 @@
 #!/usr/bin/env bash
-# The GPU measurements as one command of under 10 minutes, run from the repository root
+# The GPU measurements as ONE command of at most 9 minutes, run from the repository root
 # of a checkout on a machine with a CUDA GPU:
 #
-#   OUT=results-folder bash bench/gpu_check.sh
+#   bash bench/gpu_check.sh            # writes into $OUT
 #
-# 1. bench/speed_gpu.py: the five models' steps/s in fp32, bf16 and compiled (Inductor),
-#    under a hard time limit;
-# 2. ClusterGAN recipe trials on the validation split (bench/trials.py), several side by
-#    side on the one GPU: a trial's validation curve per step does not depend on the
-#    device, so the GPU measures in minutes how many steps a recipe needs, which a
-#    2-core CPU cannot (issue #16); their minutes are the GPU's, shared, and are not
-#    compared with CPU minutes.
+# bench/campaign.py: every model's official recipe × $SEEDS seeds, each model one run of
+# `gan run --seeds` (vectorised where vmap runs the model, whole-step CUDA graphs where the
+# step can be captured; the console lines saying which are kept in the records), for
+# $MINUTES minutes of wall clock in all, under a hard `timeout`. Records go out as each
+# model finishes: per-seed test figures of the validation-selected checkpoints appended to
+# $OUT/quality.json, aggregate steps/s to $OUT/speed_gpu.json (campaign); the learning
+# curves (metrics.jsonl, run.json, sample grids) come back as one tar.
 #
-# What it reads beside the working tree, in folders git ignores: .devdata/mnist (the
-# MNIST IDX files), .devdata/cache (GAN_CACHE: the evaluation classifiers, so that none
-# is retrained there) and, where the machine has no package index, .whl (wheels of the
-# packages its Python lacks: pydantic, pydantic_core, annotated-types,
-# typing-inspection, tomli_w, typing_extensions).
+# Checked on the CPU beforehand: DEVICE=cpu SMOKE=1 bash bench/gpu_check.sh (digits, 2
+# seeds, 2 steps) and tests/tools/test_campaign.py.
+#
+# What it needs beside the working tree (ignored folders copied there):
+# .devdata/mnist (the MNIST IDX files), .devdata/cache (GAN_CACHE: the eval classifiers,
+# so that none is retrained there) and .whl (wheels of the packages the machine's image
+# lacks: pydantic, pydantic_core, annotated-types, typing-inspection, tomli_w,
+# typing_extensions).
 set -u
 OUT=${OUT:-/tmp/gpu-check}
-SPEED_SECONDS=${SPEED_SECONDS:-250}
-TRIAL_MINUTES=${TRIAL_MINUTES:-4}
-DEVICE=${DEVICE:-cuda}     # DEVICE=cpu SPEED_ARGS=--smoke TRIAL_MINUTES=0.2: the script's own check
-SPEED_ARGS=${SPEED_ARGS:-}
+MINUTES=${MINUTES:-7}          # the campaign's budget; the hard limit below adds the margin
+SEEDS=${SEEDS:-4}
+DEVICE=${DEVICE:-cuda}
+MODELS=${MODELS:-}             # quality.py keys; empty: campaign.py's official recipes
+SMOKE=${SMOKE:-}
+LIMIT=${LIMIT:-$((9 * 60 - 20))}  # seconds: the whole call stays under 9 minutes
+START=$(date +%s)
 mkdir -p "$OUT"
 if [ -d .whl ] && [ "$DEVICE" = cuda ]; then
   python3 -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --upgrade \
@@ -30,44 +36,26 @@ if [ -d .whl ] && [ "$DEVICE" = cuda ]; then
 fi
 # the repository root is the package `gan`: make it importable under that name
 mkdir -p /tmp/pkg && ln -sfn "$PWD" /tmp/pkg/gan
-export PYTHONPATH=/tmp/pkg:/tmp/site PYTHONUNBUFFERED=1
+export PYTHONPATH=/tmp/pkg:/tmp/site:${PYTHONPATH:-} PYTHONUNBUFFERED=1
 [ -d .devdata/cache ] && export GAN_CACHE=$PWD/.devdata/cache
-DATA=$PWD/.devdata/mnist
-nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv
+DATA=${DATA:-$PWD/.devdata/mnist}
+[ "$DEVICE" = cuda ] && nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv
 python3 -c "import torch, gan; print('torch', torch.__version__, torch.cuda.is_available())" || exit 2
-mkdir -p /tmp/trials/logs
-
-echo "== speed $(date -u +%T)"
-timeout "$SPEED_SECONDS" python3 bench/speed_gpu.py --data-root "$DATA" --out "$OUT" \
-  --device "$DEVICE" --compile-budget $((SPEED_SECONDS - 110)) $SPEED_ARGS > "$OUT/speed.log" 2>&1
-echo "speed rc=$? $(date -u +%T)"; tail -3 "$OUT/speed.log" | cut -c1-400
-
-echo "== ClusterGAN trials $(date -u +%T)"
-trial() {  # name, then overrides separated by ';'
-  OMP_NUM_THREADS=4 python3 bench/trials.py --name clustergan_gpu --spec specs/clustergan.toml \
-    --metric kmeans/purity --data "$DATA" --runs /tmp/trials --out "$OUT" \
-    --set "train.device=$DEVICE" --set "train.max_minutes=$TRIAL_MINUTES" --set train.steps=100000 \
-    --set eval.every=500 --set eval.best=kmeans/purity --set train.checkpoint_every=100000 \
-    --set train.sample_every=100000 --trial "$1" > "/tmp/trials/logs/${1%%:*}.log" 2>&1
-}
-opt() { echo "phases.critic.optimizer={type = \"adam\", lr = $1, betas = [0.5, 0.9]};phases.generator.optimizer={type = \"adam\", lr = $1, betas = [0.5, 0.9]}"; }
-# the two waves of trials recorded on 2026-11-26 (WAVES="1 2" runs both, ~8 min)
-for wave in ${WAVES:-1}; do
-  if [ "$wave" = 1 ]; then
-    trial "paper" &
-    trial "critic2_lr2e-4:phases.critic.repeat=2;$(opt 2e-4)" &
-    trial "critic1_lr2e-4:phases.critic.repeat=1;$(opt 2e-4)" &
-    trial "paper_lr3e-4:$(opt 3e-4)" &
-  else
-    trial "paper_lr5e-4:$(opt 5e-4)" &
-    trial "paper_lr1e-3:$(opt 1e-3)" &
-    trial "critic2_lr5e-4:phases.critic.repeat=2;$(opt 5e-4)" &
-    trial "critic2_lr1e-3:phases.critic.repeat=2;$(opt 1e-3)" &
-  fi
-  wait
+# the quality store starts from the repository's, so the records append to it
+for f in quality.json speed_gpu.json; do
+  [ -f "$OUT/$f" ] || cp "bench/results/$f" "$OUT/$f" 2>/dev/null || true
 done
-echo "trials done $(date -u +%T)"
-for f in /tmp/trials/logs/*.log; do echo "$f"; tail -n 2 "$f" | cut -c1-300; done
-# the run folders' curves and logs as one file (checkpoints left out)
-tar -czf "$OUT/trial_runs.tar.gz" --exclude='*.safetensors' -C /tmp trials
+RUNS=/tmp/campaign-runs
+rm -rf "$RUNS"
+ARGS=(--minutes "$MINUTES" --seeds "$SEEDS" --device "$DEVICE" --data "$DATA" --out "$OUT" --runs "$RUNS")
+[ -n "$MODELS" ] && ARGS+=(--models $MODELS)
+[ -n "$SMOKE" ] && ARGS+=(--smoke)
+LEFT=$((LIMIT - ($(date +%s) - START) - 25))  # what the tar below needs
+echo "== campaign ${MINUTES} min, ${SEEDS} seeds, hard limit ${LEFT}s $(date -u +%T)"
+timeout --kill-after=10 "$LEFT" python3 bench/campaign.py "${ARGS[@]}" > "$OUT/campaign.log" 2>&1
+echo "campaign rc=$? $(date -u +%T)"
+grep -E '^(==|\{)' "$OUT/campaign.log" | cut -c1-400
+tail -n 3 "$OUT/campaign.log" | cut -c1-400
+# the curves: one file back
+tar -czf "$OUT/campaign_runs.tar.gz" --exclude='*.safetensors' -C /tmp campaign-runs 2>/dev/null
 ls -la "$OUT"

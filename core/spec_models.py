@@ -205,7 +205,37 @@ class TrainSpec(Strict):
     steps: int | None = Field(None, ge=1, description="Total steps; overrides epochs.")
     epochs: float = Field(1.0, gt=0)
     seed: int = 0
+    seeds: list[int] | None = Field(
+        None,
+        min_length=1,
+        max_length=256,
+        description="Train one independent replica per seed in this process (each in "
+        "runs/NAME/seed_K/, with its own streams, as a run of that seed alone); "
+        "`gan run --seeds 0-7` sets it. Unset: the one run of train.seed.",
+    )
+    vectorize: bool | Literal["auto"] | None = Field(
+        None,
+        description="Many seeds: step them as one set of stacked kernels (torch.func.vmap) "
+        "or seed by seed. Unset or 'auto': the faster of the two, measured at the start "
+        "(docs/seeds.md); the choice and its reason are printed.",
+    )
+    cuda_graph: bool | Literal["auto"] | None = Field(
+        None,
+        description="Capture one whole training step as a CUDA graph and replay it (GPUs "
+        "only; what cannot be captured is named and the run stays eager). Unset: false.",
+    )
     device: Literal["auto", "cpu", "cuda"] = "auto"
+
+    @field_validator("seeds")
+    @classmethod
+    def _distinct_seeds(cls, seeds: list[int] | None) -> list[int] | None:
+        if seeds is not None:
+            if any(s < 0 for s in seeds):
+                raise ValueError("seeds are non-negative integers")
+            if len(set(seeds)) != len(seeds):
+                raise ValueError("a seed is listed twice; each seed names its own run folder")
+        return seeds
+
     precision: Literal["fp32", "bf16", "fp16", "auto"] = Field(
         "fp32",
         description="Autocast dtype of forward passes. 'auto': bf16 on a CPU with "

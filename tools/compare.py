@@ -38,7 +38,30 @@ POOLED_KEYS = {
     "train.keep_checkpoints",
     "log.tensorboard",
     "sample.n",
+    "train.vectorize",
+    "train.cuda_graph",
 }
+
+
+def seed_folders(path: Path) -> list[Path]:
+    """The ``seed_K`` run folders of a many-seed run (``gan run --seeds``), by seed;
+    empty when ``path`` is not such a parent folder."""
+    if not path.is_dir() or (path / "spec.toml").is_file() or (path / "metrics.jsonl").is_file():
+        return []
+    found = []
+    for sub in path.glob("seed_*"):
+        number = sub.name.removeprefix("seed_")
+        if number.isdigit() and sub.is_dir() and not sub.is_symlink():
+            found.append((int(number), sub))
+    return [sub for _, sub in sorted(found)]
+
+
+def expand(paths: Sequence[str | Path]) -> list[Path]:
+    """Run folders, a many-seed run's parent folder standing for its seed folders."""
+    out: list[Path] = []
+    for p in paths:
+        out += seed_folders(Path(p)) or [Path(p)]
+    return out
 
 
 @dataclass(frozen=True)
@@ -120,7 +143,7 @@ def compare(
         raise GanError("gan compare: give one or more run folders, e.g. gan compare runs/a runs/b.")
     if at not in ("best", "last"):
         raise GanError(f"--at {at!r}: use 'best' or 'last'.")
-    runs = [read_run(p) for p in paths]
+    runs = [read_run(p) for p in expand(paths)]
     flat = [flatten_spec(r.spec) for r in runs]
     keys = sorted(set().union(*flat))
     varying = [k for k in keys if len({repr(f.get(k)) for f in flat}) > 1]

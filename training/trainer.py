@@ -11,13 +11,17 @@ import math
 import signal
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import torch
 
+from gan.core import graphs
+from gan.core.acceleration import Choice
 from gan.core.build import build_engine
 from gan.core.data import load_data
-from gan.core.engine import Engine
+from gan.core.engine import Engine, StepResult
 from gan.core.errors import GanError, PluginError, TrainingError
 from gan.core.resolve import ResolvedSpec, resolve
 from gan.core.spec import Spec
@@ -60,6 +64,12 @@ class Trainer:
         self._n = 0
         self._train_data: tuple[torch.Tensor, torch.Tensor] | None = None
         self.sample_data: tuple[torch.Tensor, torch.Tensor] | None = None
+        # how many seeds share this process and how they step (gan.training.replicas)
+        self.execution: dict[str, Any] = {}
+        self._old_handlers: dict[Any, Any] = {}
+        self._session: dict[str, Any] | None = None
+        self._last = (0.0, 0)
+        self.graph_choice = Choice("eager", "train.cuda_graph = false")
 
     # -- main loop ------------------------------------------------------------------
     def total_steps(self, batches_per_epoch: int) -> int:
@@ -76,13 +86,30 @@ class Trainer:
         return log, sample
 
     def run(self) -> int:
-        images, labels = load_data(self.model)
+        engine = self.start()
+        status = "failed"
+        try:
+            self._loop(engine)
+            status = self.final_status()
+        except Interrupted:
+            status = "interrupted"
+            raise
+        finally:
+            self.finish(status)
+        return engine.step_count
+
+    def start(self, data: tuple[torch.Tensor, torch.Tensor] | None = None) -> Engine:
+        """Everything before the first step: data, engine, run folder, resume, run.json.
+        ``data``: the training split, when the caller loaded it already (many seeds in
+        one process share it: :mod:`gan.training.replicas`)."""
+        images, labels = data if data is not None else load_data(self.model)
         ctx = self.dist
         engine = build_engine(
             self.model, self.device, (images, labels), rank=ctx.rank, world_size=ctx.world_size
         )
         distributed.prepare_engine(engine, ctx)
         self.engine = engine
+        self.graph_choice = graphs.choose(self.spec.train.cuda_graph, [engine])
         # Rank 0 alone touches the run folder (once everything else has worked) and reads
         # the checkpoint; all ranks get the outcome (or the same error).
         resume_from = ctx.on_main(
@@ -102,10 +129,10 @@ class Trainer:
         self._train_data = (images, labels)
         n = min(self.spec.sample.n, len(images))
         self.sample_data = (images[:n], labels[:n])
-        old_handlers = self._install_signal_handlers()
-        session = None  # run.json: command, machine, versions; steps and seconds at the end
+        self._old_handlers = self._install_signal_handlers()
+        self._session = None  # run.json: command, machine, versions; steps, seconds at the end
         if ctx.is_main:
-            session = runinfo.start_session(
+            self._session = runinfo.start_session(
                 self.out,
                 device=self.device,
                 seed=self.spec.train.seed,
@@ -115,64 +142,94 @@ class Trainer:
                 execution={
                     "precision": vars(engine.precision),
                     "compile": vars(engine.compiled),
+                    "cuda_graph": vars(self.graph_choice),
+                    **self.execution,
                 },
             )
-        if self.spec.train.precision == "auto" or engine.compiled.value == "compiled":
+        t = self.spec.train
+        refused = graphs.refusal(t.cuda_graph, engine.device)
+        if refused is not None:
+            self.notice(refused)
+        elif t.cuda_graph is not None and t.cuda_graph is not False:
+            self.notice(f"cuda graph: {self.graph_choice.value} ({self.graph_choice.reason})")
+        if t.precision == "auto" or engine.compiled.value == "compiled":
             self.notice(
                 f"precision {engine.precision.value} ({engine.precision.reason}); "
                 f"{engine.compiled.value} ({engine.compiled.reason})"
             )
-        status = "failed"
-        try:
-            self._loop(engine)
-            status = (
-                "finished" if engine.step_count >= self.total else "stopped (train.max_minutes)"
-            )
-        except Interrupted:
-            status = "interrupted"
-            raise
-        finally:
-            self._restore_signal_handlers(old_handlers)
-            if session is not None:
-                runinfo.end_session(self.out, session, step=engine.step_count, status=status)
-        return engine.step_count
+        return engine
+
+    def stepper(self, engine: Engine) -> Callable[[], StepResult]:
+        """The engine's step, or its whole-step CUDA graph (``train.cuda_graph``)."""
+        if self.graph_choice.value != "graphed":
+            return engine.step
+        graphed = graphs.GraphedSteps(graphs.OneEngine(engine), self.notice)
+        return lambda: graphed.step()[0]
+
+    def final_status(self) -> str:
+        """How the run ended, for run.json."""
+        if self.engine.step_count >= self.total:
+            return "finished"
+        return "stopped (train.max_minutes)"
+
+    def finish(self, status: str) -> None:
+        """After the last step (or a failure): signal handlers back, run.json closed."""
+        self._restore_signal_handlers(self._old_handlers)
+        if self._session is not None:
+            runinfo.end_session(self.out, self._session, step=self.engine.step_count, status=status)
 
     def _loop(self, engine: Engine) -> None:
         """Steps until the last one; everything else happens in event callbacks
         (:mod:`gan.training.callbacks`, :mod:`gan.evaluation.callbacks`, plugins)."""
-        hook = self.hook
-        last_time = time.perf_counter()
-        last_step = engine.step_count
         engine.train_mode(True)
+        step = self.stepper(engine)
+        self.begin()
         try:
-            hook.gan_train_start(trainer=self)
             while engine.step_count < self.total:
-                result = engine.step()
-                for k, v in result.losses.items():
-                    self._sums[k] = self._sums[k] + v if k in self._sums else v
-                self._n += 1
-                step = engine.step_count
-                if step % self.log_every == 0 or step == self.total:
-                    values = self.check_losses(step)
-                    now = time.perf_counter()
-                    rate = (step - last_step) / max(now - last_time, 1e-9)
-                    last_time, last_step = now, step
-                    hook.gan_log(trainer=self, step=step, losses=values, steps_per_s=rate)
-                    self._sums, self._n = {}, 0
-                hook.gan_step_end(trainer=self, step=step, losses=result.losses)
-                if self.stop_reason is not None:
-                    self.notice(self.stop_reason)
+                if self.after_step(step()):
                     return
-                stop = self.agreed(self._stop_signal or 0, step)
-                if stop:
-                    self.check_losses(step)
-                    self.save_checkpoint(engine)
-                    raise self.dist.shared(Interrupted(stop, step))
         finally:
-            try:
-                hook.gan_train_end(trainer=self, step=engine.step_count)
-            finally:
-                self._detach_callbacks()
+            self.end()
+
+    def begin(self) -> None:
+        """Attach this run's callbacks (``gan_train_start``) and start the rate clock."""
+        self._last = (time.perf_counter(), self.engine.step_count)
+        self.hook.gan_train_start(trainer=self)
+
+    def end(self) -> None:
+        """``gan_train_end``, then the callbacks are detached."""
+        try:
+            self.hook.gan_train_end(trainer=self, step=self.engine.step_count)
+        finally:
+            self._detach_callbacks()
+
+    def after_step(self, result: StepResult) -> bool:
+        """Everything after one step of the engine: losses summed for the next log line,
+        the log, ``gan_step_end`` callbacks, a signal. True when a callback ended the run;
+        a signal saves a checkpoint and raises :class:`Interrupted`."""
+        hook = self.hook
+        for k, v in result.losses.items():
+            self._sums[k] = self._sums[k] + v if k in self._sums else v
+        self._n += 1
+        step = self.engine.step_count
+        if step % self.log_every == 0 or step == self.total:
+            values = self.check_losses(step)
+            now = time.perf_counter()
+            last_time, last_step = self._last
+            rate = (step - last_step) / max(now - last_time, 1e-9)
+            self._last = (now, step)
+            hook.gan_log(trainer=self, step=step, losses=values, steps_per_s=rate)
+            self._sums, self._n = {}, 0
+        hook.gan_step_end(trainer=self, step=step, losses=result.losses)
+        if self.stop_reason is not None:
+            self.notice(self.stop_reason)
+            return True
+        stop = self.agreed(self._stop_signal or 0, step)
+        if stop:
+            self.check_losses(step)
+            self.save_checkpoint(self.engine)
+            raise self.dist.shared(Interrupted(stop, step))
+        return False
 
     # -- what callbacks use -------------------------------------------------------------
     @property

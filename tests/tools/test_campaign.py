@@ -1,0 +1,65 @@
+"""bench/campaign.py on the CPU: the GPU window's script, checked before a GPU is lent."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+from helpers import REPO
+
+
+def test_campaign_smoke_appends_per_seed_records(tmp_path) -> None:
+    out, runs = tmp_path / "results", tmp_path / "runs"
+    out.mkdir()
+    (out / "quality.json").write_text(json.dumps([{"model": "old", "spec": "x"}]))
+    (out / "speed_gpu.json").write_text(json.dumps({"device": "earlier", "runs": []}))
+    cmd = [sys.executable, str(REPO / "bench" / "campaign.py"), "--smoke", "--models", "AAE"]
+    cmd += ["--seeds", "2", "--minutes", "3", "--out", str(out), "--runs", str(runs)]
+    cmd += ["--set", "eval.limit=200", "--set", "data.limit=400", "--set", "train.batch_size=16"]
+    done = subprocess.run(cmd, capture_output=True, text=True, timeout=1200)
+    assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-2000:]
+    records = json.loads((out / "quality.json").read_text())
+    assert records[0] == {"model": "old", "spec": "x"}  # append-only
+    new = records[1:]
+    assert [r["seed"] for r in new] == [0, 1]
+    for r in new:
+        assert r["protocol"] == "steps+val" and r["steps"] == 2 and "error" not in r
+        assert r["campaign"]["seeds_together"] == 2 and r["device"].startswith("cpu")
+        assert r["eval_command"].startswith("gan eval") and 0.0 <= r["value"] <= 1.0
+        assert r["campaign"]["execution"]["seeds"]["form"]["value"] in (
+            "vectorised",
+            "seed by seed",
+        )
+    speed = json.loads((out / "speed_gpu.json").read_text())
+    assert speed["device"] == "earlier"  # the earlier figures stay
+    (run,) = speed["campaign"]
+    assert run["seeds"] == 2 and run["aggregate_steps_per_s"] > 0
+
+
+def test_speed_section_is_replaced_not_repeated(tmp_path) -> None:
+    import campaign
+
+    result = {
+        "threads": 1,
+        "load_average_at_start": [9.0, 9.0, 9.0],
+        "load_average_at_end": [8.0, 8.0, 8.0],
+        "settings": {"seconds": 1.0, "repeats": 2, "seeds": [1, 4]},
+        "models": {
+            "aae": {
+                "1": {"seed_by_seed": {"aggregate_steps_per_s": 5.0}, "auto": None},
+                "4": {
+                    "seed_by_seed": {"aggregate_steps_per_s": 4.0},
+                    "vectorised": {"aggregate_steps_per_s": 6.0},
+                    "auto": {"value": "seed by seed", "reason": "measured"},
+                },
+            }
+        },
+    }
+    (tmp_path / "speed.md").write_text("# Speed\n\nearlier text\n")
+    campaign.write_speed(result, tmp_path)
+    campaign.write_speed(result, tmp_path)
+    text = (tmp_path / "speed.md").read_text()
+    assert text.count(campaign.SECTION) == 1 and "earlier text" in text
+    assert "| aae | 5.00 | — | — | 4.00 | 6.00 | seed by seed ✗ |" in text
+    assert json.loads((tmp_path / "speed.json").read_text())["seeds"] == result
