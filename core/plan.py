@@ -74,6 +74,7 @@ def build_plan(
                 return frozenset()
         return frozenset()
 
+    after_leaf = graph.downstream(leaf_calls)  # leaf calls and what depends on them
     cache: dict[Call, frozenset[str]] = {}
     plan = []
     for i, (phase, rep) in enumerate(active):
@@ -87,7 +88,7 @@ def build_plan(
                 actions.append(Action(call, False, have))
                 continue
             nets = required or lookahead(call, i)
-            if call in leaf_calls or graph.ancestors[call] & leaf_calls:
+            if call in after_leaf:
                 nets = required  # random grad-leaf nodes are never kept for later phases
             actions.append(Action(call, True, nets))
             cache[call] = nets
