@@ -22,6 +22,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from gan.core.errors import SpecError, did_you_mean
+from gan.core.limits import MAX_INT_DIGITS, SEED_MAX
 from gan.core.schedules import ScheduleSpec
 
 SPECS_DIR = Path(__file__).resolve().parent.parent / "specs"
@@ -148,7 +149,10 @@ class DataSpec(BaseModel):
         "every/best run on it; the test split is for the final figure.",
     )
     val_seed: int = Field(
-        0, description="Seed of the validation carve-out (the same split for every train.seed)."
+        0,
+        ge=0,
+        le=SEED_MAX,
+        description="Seed of the validation carve-out (the same split for every train.seed).",
     )
 
     @field_validator("val")
@@ -216,7 +220,7 @@ class TrainSpec(Strict):
     batch_size: int = Field(64, ge=1, le=1_000_000)
     steps: int | None = Field(None, ge=1, description="Total steps; overrides epochs.")
     epochs: float = Field(1.0, gt=0)
-    seed: int = 0
+    seed: int = Field(0, ge=0, le=SEED_MAX, description="Seed of every random stream.")
     device: Literal["auto", "cpu", "cuda"] = "auto"
     precision: Literal["fp32", "bf16", "fp16", "auto"] = Field(
         "fp32",
@@ -285,7 +289,9 @@ class EvalSpec(Strict):
     )
     limit: int | None = Field(10_000, ge=1, description="Evaluate the first N examples.")
     batch_size: int = Field(500, ge=1, le=100_000)
-    seed: int = Field(0, description="Seed of the latent draws used by sample metrics.")
+    seed: int = Field(
+        0, ge=0, le=SEED_MAX, description="Seed of the latent draws used by sample metrics."
+    )
     every: int | None = Field(None, ge=1, description="Evaluate every N training steps.")
     best: str | None = Field(
         None, description="Metric key (e.g. 'cluster/acc') that chooses best.safetensors."
@@ -645,6 +651,11 @@ def interpolate(data: Any, root: dict[str, Any] | None = None, where: str = "") 
     for part in parts:
         m = REFERENCE.fullmatch(part)
         if m is None:
+            if len(part) > MAX_INT_DIGITS:  # beyond any size; and int() has a digit limit
+                raise SpecError(
+                    f'{key} = "{_shown(data)}": the integer {_shown(part, 24)} has '
+                    f"{len(part)} digits; a term of a sum has at most {MAX_INT_DIGITS}."
+                )
             values.append(int(part))
             continue
         value: Any = root

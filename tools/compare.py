@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import fnmatch
 import math
+import os
 import statistics
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -118,9 +119,17 @@ def compare(
     """The comparison as data (what ``--json`` prints)."""
     if not paths:
         raise GanError("gan compare: give one or more run folders, e.g. gan compare runs/a runs/b.")
+    warnings: list[str] = []
     if at not in ("best", "last"):
         raise GanError(f"--at {at!r}: use 'best' or 'last'.")
-    runs = [read_run(p) for p in paths]
+    unique: dict[str, str | Path] = {}
+    for p in paths:  # one run named twice (runs/a and ./runs/a/) is one seed, not two
+        unique.setdefault(os.path.realpath(p), p)
+    if len(unique) < len(paths):
+        warnings.append(
+            f"{len(paths) - len(unique)} run folder(s) named more than once; each counted once."
+        )
+    runs = [read_run(p) for p in unique.values()]
     flat = [flatten_spec(r.spec) for r in runs]
     keys = sorted(set().union(*flat))
     varying = [k for k in keys if len({repr(f.get(k)) for f in flat}) > 1]
@@ -164,7 +173,13 @@ def compare(
                 "summary": summary,
             }
         )
-    return {"at": at, "metrics": list(names), "differences": defining, "groups": out_groups}
+    return {
+        "at": at,
+        "metrics": list(names),
+        "differences": defining,
+        "groups": out_groups,
+        "warnings": warnings,
+    }
 
 
 def _known(runs: list[Run]) -> list[str]:
