@@ -85,7 +85,9 @@ def _shown(value: object, limit: int = 80) -> str:
 
 
 class Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    # every number written in a spec is finite: NaN/inf in a rate, a weight, a length
+    # would surface mid-run as a traceback or a NaN loss
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
 
 
 class ComponentSpec(BaseModel):
@@ -130,7 +132,7 @@ class DataSpec(BaseModel):
     spec rejects an extra key the chosen source does not declare, with a did-you-mean.
     The keys declared here go to the sources that read them (core/resolve.py)."""
 
-    model_config = ConfigDict(extra="allow")
+    model_config = ConfigDict(extra="allow", allow_inf_nan=False)
 
     source: str = Field("digits", description="Registered data source, e.g. mnist, digits.")
     root: str | None = Field(

@@ -83,3 +83,21 @@ def test_compare_counts_one_run_named_twice_once(tmp_path):
     data = json.loads(result.stdout)
     (group,) = data["groups"]
     assert len(group["runs"]) == 1 and data["warnings"]
+
+
+@pytest.mark.parametrize(
+    "setting",
+    [
+        'phases.discriminator.schedule={type="multistep", milestones=[nan]}',
+        'phases.discriminator.schedule={type="multistep", milestones=[-5]}',
+        'phases.discriminator.schedule={type="multistep", milestones=[5], gamma=inf}',
+        'phases.discriminator.schedule={type="linear_decay", decay=inf}',
+        'phases.discriminator.schedule={type="linear_decay", decay=10, hold=inf}',
+        "phases.discriminator.losses.d_real=nan",
+        "train.epochs=inf",
+        "data.range=[0, inf]",
+    ],
+)
+def test_numbers_that_are_not_finite_are_refused_at_load_time(setting):
+    with pytest.raises(SpecError, match="is not a valid spec"):
+        load_spec("bigan", [setting])
