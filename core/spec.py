@@ -663,15 +663,21 @@ def interpolate(data: Any, root: dict[str, Any] | None = None, where: str = "") 
         value: Any = root
         for name in m.group(1).split("."):
             if not isinstance(value, dict) or name not in value:
-                raise SpecError(f"{key} = \"{data}\": the spec has no '{m.group(1)}'.")
+                raise SpecError(
+                    f"{key} = \"{_shown(data)}\": the spec has no '{_shown(m.group(1))[1:-1]}'. "
+                    f"Only keys written in the spec (or its extends base) resolve, not "
+                    f"defaults: write the value there, or the number itself here."
+                )
             value = value[name]
         if isinstance(value, str) and "${" in value:
-            raise SpecError(f"{key} = \"{data}\": '{m.group(1)}' is itself a reference.")
+            raise SpecError(f"{key} = \"{_shown(data)}\": '{m.group(1)}' is itself a reference.")
         values.append(value)
     if len(values) == 1:
         return values[0]
     if not all(isinstance(v, int) and not isinstance(v, bool) for v in values):
-        raise SpecError(f'{key} = "{data}": only integers can be summed, got {values}.')
+        raise SpecError(
+            f'{key} = "{_shown(data)}": only integers can be summed, got {_shown(values)}.'
+        )
     return sum(values)
 
 

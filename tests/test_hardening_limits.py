@@ -101,3 +101,15 @@ def test_compare_counts_one_run_named_twice_once(tmp_path):
 def test_numbers_that_are_not_finite_are_refused_at_load_time(setting):
     with pytest.raises(SpecError, match="is not a valid spec"):
         load_spec("bigan", [setting])
+
+
+def test_an_undefined_huge_reference_is_echoed_short():
+    name = "a" * 600_000
+    with pytest.raises(SpecError) as info:
+        load_spec("bigan", [f'networks.G.latent_dim="${{{name}}}"'])
+    assert len(str(info.value)) < 1000
+
+
+def test_a_reference_to_a_default_says_only_written_keys_resolve():
+    with pytest.raises(SpecError, match="Only keys written in the spec"):
+        load_spec("bigan", ['networks.G.latent_dim="${train.compile}"'])
