@@ -1,7 +1,8 @@
 """The public plugin API: everything a plugin author imports, from one place.
 
-A plugin is a module with ``@hookimpl`` functions (:mod:`gan.core.hooks` lists the
-hooks) that return component declarations or react to a training run's events::
+A plugin is a module with ``@hookimpl`` functions (:mod:`gan.core.hooks`,
+:mod:`gan.core.events` and :mod:`gan.training.events` list the hooks) that return
+component declarations or react to a training run's events::
 
     from gan.api import BuildContext, Network, Params, hookimpl
 
@@ -24,7 +25,6 @@ from gan.core.components import (
     BuildContext,
     Component,
     DataContext,
-    DataInfo,
     DataSource,
     Draw,
     Loss,
@@ -48,11 +48,13 @@ from gan.core.errors import (
     SpecError,
     TrainingError,
 )
-from gan.core.hooks import GanEventSpecs, GanHookSpecs, hookimpl
+from gan.core.events import GanEngineSpecs
+from gan.core.hooks import GanHookSpecs, hookimpl
 from gan.core.registry import Registry, default_registry
 from gan.core.resolve import resolve
 from gan.core.spec import Spec, load_spec
 from gan.evaluation.evaluate import Evaluation
+from gan.training.events import GanEventSpecs
 from gan.training.trainer import Trainer
 
 __all__ = [
@@ -61,11 +63,11 @@ __all__ = [
     "Component",
     "DataContext",
     "DataError",
-    "DataInfo",
     "DataSource",
     "Draw",
     "Engine",
     "Evaluation",
+    "GanEngineSpecs",
     "GanError",
     "GanEventSpecs",
     "GanHookSpecs",

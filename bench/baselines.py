@@ -28,8 +28,9 @@ import torch.nn.functional as F
 from torch import nn
 
 from gan.components.data import _torchvision_root_from_idx
-from gan.core.engine import build_network, seed_everything
-from gan.core.resolve import Model
+from gan.core.engine import seed_everything
+from gan.core.networks import build_network
+from gan.core.resolve import ResolvedSpec
 from gan.core.spec import Spec
 
 Step = Callable[[], None]
@@ -301,7 +302,7 @@ LOOPS: dict[str, Callable[[dict[str, nn.Module], Source, Spec], Step]] = {
 }
 
 
-def build(name: str, model: Model, src: Source) -> tuple[Step, dict[str, nn.Module]]:
+def build(name: str, model: ResolvedSpec, src: Source) -> tuple[Step, dict[str, nn.Module]]:
     """The loop of model ``name`` over ``src``, on networks built by gan's factories
     (seeded like the engine's, so both start from the same weights)."""
     seed_everything(model.spec.train.seed)

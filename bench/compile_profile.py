@@ -1,7 +1,7 @@
 """Where a compiled step spends its time, against eager: the profile behind the compile
 figures in bench/results/speed.md (issue #17).
 
-    python bench/compile_profile.py aae --threads 1 --data-root ../shared/data/mnist
+    python bench/compile_profile.py aae --threads 1
 
 For ``train.compile`` false then true on the same spec and data: 30 warm-up steps (the
 compiled engine compiles there), 60 timed steps, then 20 steps under the torch profiler,
@@ -14,9 +14,9 @@ from __future__ import annotations
 import argparse
 import json
 import time
-from pathlib import Path
 
 import torch
+from common import REPO, add_data_root
 from torch.profiler import ProfilerActivity, profile
 
 from gan.core.data import load_data
@@ -24,20 +24,18 @@ from gan.core.resolve import resolve
 from gan.core.spec import load_spec
 from gan.tools.bench import make_engine
 
-REPO = Path(__file__).resolve().parents[1]
-
 
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
     p.add_argument("model", help="a shipped spec's name, e.g. aae")
     p.add_argument("--threads", type=int, default=torch.get_num_threads())
-    p.add_argument("--data-root", default=str(REPO.parent / "shared" / "data" / "mnist"))
+    add_data_root(p)
     p.add_argument("--top", type=int, default=14)
     args = p.parse_args()
     torch.set_num_threads(args.threads)
     for compiled in ("false", "true"):
         over = [
-            f"data.root={json.dumps(args.data_root)}",
+            f"data.root={json.dumps(str(args.data_root))}",
             "train.device=cpu",
             f"train.compile={compiled}",
         ]

@@ -1,22 +1,22 @@
 #!/usr/bin/env bash
-# The checks to make when a GPU machine is lent (the `device` tool), as one command of
-# under 10 minutes, run from the repository root there:
+# The GPU measurements as one command of under 10 minutes, run from the repository root
+# of a checkout on a machine with a CUDA GPU:
 #
-#   bash bench/gpu_check.sh            # writes into $OUT (the device tool's folder)
+#   OUT=results-folder bash bench/gpu_check.sh
 #
 # 1. bench/speed_gpu.py: the five models' steps/s in fp32, bf16 and compiled (Inductor),
 #    under a hard time limit;
 # 2. ClusterGAN recipe trials on the validation split (bench/trials.py), several side by
 #    side on the one GPU: a trial's validation curve per step does not depend on the
-#    device, so the GPU measures in minutes how many steps a recipe needs, which the
+#    device, so the GPU measures in minutes how many steps a recipe needs, which a
 #    2-core CPU cannot (issue #16); their minutes are the GPU's, shared, and are not
 #    compared with CPU minutes.
 #
-# What it needs beside the working tree (ignored folders named in the tool's `carry`):
-# .devdata/mnist (the MNIST IDX files), .devdata/cache (GAN_CACHE: the eval classifiers,
-# so that none is retrained there) and .whl (wheels of the packages the machine's image
-# lacks: pydantic, pydantic_core, annotated-types, typing-inspection, tomli_w,
-# typing_extensions).
+# What it reads beside the working tree, in folders git ignores: .devdata/mnist (the
+# MNIST IDX files), .devdata/cache (GAN_CACHE: the evaluation classifiers, so that none
+# is retrained there) and, where the machine has no package index, .whl (wheels of the
+# packages its Python lacks: pydantic, pydantic_core, annotated-types,
+# typing-inspection, tomli_w, typing_extensions).
 set -u
 OUT=${OUT:-/tmp/gpu-check}
 SPEED_SECONDS=${SPEED_SECONDS:-250}
@@ -51,7 +51,7 @@ trial() {  # name, then overrides separated by ';'
     --set train.sample_every=100000 --trial "$1" > "/tmp/trials/logs/${1%%:*}.log" 2>&1
 }
 opt() { echo "phases.critic.optimizer={type = \"adam\", lr = $1, betas = [0.5, 0.9]};phases.generator.optimizer={type = \"adam\", lr = $1, betas = [0.5, 0.9]}"; }
-# the two waves run on 2026-11-26 (one per call; WAVES="1 2" runs both, ~8 min)
+# the two waves of trials recorded on 2026-11-26 (WAVES="1 2" runs both, ~8 min)
 for wave in ${WAVES:-1}; do
   if [ "$wave" = 1 ]; then
     trial "paper" &
@@ -68,6 +68,6 @@ for wave in ${WAVES:-1}; do
 done
 echo "trials done $(date -u +%T)"
 for f in /tmp/trials/logs/*.log; do echo "$f"; tail -n 2 "$f" | cut -c1-300; done
-# the curves: one file back (the tool returns at most 8)
+# the run folders' curves and logs as one file (checkpoints left out)
 tar -czf "$OUT/trial_runs.tar.gz" --exclude='*.safetensors' -C /tmp trials
 ls -la "$OUT"

@@ -1,14 +1,18 @@
-"""Measurements for bench/speed.py: timed windows of steps, FLOPs per step, the
-transient memory of one step, and the machine's matmul peak.
+"""Timing and machine facts shared by the speed benchmarks (bench/speed.py on the CPU,
+bench/speed_gpu.py on a CUDA GPU): timed windows of steps, interleaved variants, FLOPs
+per step, the transient memory of one step, the matmul peak and the machine's facts.
 
 Everything runs in the benchmark's own process, so the matmul peak and the models'
-throughput are measured under the same load (the CPU is shared and noisy).
+throughput are measured under the same load (a CPU may be shared and noisy).
 """
 
 from __future__ import annotations
 
+import os
+import platform
 import time
 from collections.abc import Callable
+from pathlib import Path
 from statistics import median
 
 import torch
@@ -46,16 +50,31 @@ def warm_up(step: Step, seconds: float, min_steps: int) -> float:
 
 
 def interleaved_rates(
-    steps: dict[str, Step], repeats: int, seconds: float, min_steps: int
+    steps: dict[str, Step],
+    repeats: int,
+    seconds: float,
+    min_steps: int,
+    sync: Callable[[], None] | None = None,
+    errors: dict[str, str] | None = None,
 ) -> dict[str, list[float]]:
     """One window per variant per repeat, the variants' order rotated every repeat, so
-    that load changes on the machine hit every variant alike."""
+    that load changes on the machine hit every variant alike.
+
+    With ``errors`` given, a variant whose step raises is recorded there (``Type:
+    message``) and not timed again, and the others go on; without it, the error
+    propagates."""
     names = list(steps)
     rates: dict[str, list[float]] = {name: [] for name in names}
     for r in range(repeats):
-        order = names[r % len(names) :] + names[: r % len(names)]
+        live = [n for n in names if errors is None or n not in errors]
+        order = live[r % max(1, len(live)) :] + live[: r % max(1, len(live))]
         for name in order:
-            rates[name].append(timed_window(steps[name], seconds, min_steps))
+            try:
+                rates[name].append(timed_window(steps[name], seconds, min_steps, sync))
+            except Exception as exc:
+                if errors is None:
+                    raise
+                errors[name] = f"{type(exc).__name__}: {exc}"
     return rates
 
 
@@ -145,3 +164,58 @@ def matmul_peak(dtype: torch.dtype, size: int, seconds: float, repeats: int = 3)
 def summary(rates: list[float]) -> dict[str, float | list[float]]:
     """Median, min and max of a variant's windows (median is what is reported)."""
     return {"median": median(rates), "min": min(rates), "max": max(rates), "all": rates}
+
+
+def cuda_sync(device: torch.device) -> Callable[[], None] | None:
+    """What timed_window calls to wait for a device's queued work (None on the CPU)."""
+    if device.type != "cuda":
+        return None
+    return lambda: torch.cuda.synchronize(device)
+
+
+def software() -> dict[str, str]:
+    """The versions a figure depends on."""
+    return {"torch": torch.__version__, "python": platform.python_version()}
+
+
+def cpu_name() -> str:
+    """The CPU's model name (/proc/cpuinfo where there is one)."""
+    info = Path("/proc/cpuinfo")
+    if info.is_file():
+        lines = info.read_text().splitlines()
+        names = [ln.split(":", 1)[1].strip() for ln in lines if ln.startswith("model name")]
+        if names:
+            return names[0]
+    return platform.processor() or platform.machine()
+
+
+def cpu_facts(peak_size: int, peak_seconds: float) -> dict:
+    """The CPU, its load, torch's threads, and fp32/bf16 matmul peaks measured now."""
+    return {
+        "cpu": cpu_name(),
+        "cores": os.cpu_count(),
+        # other processes' load: OpenMP threads collapse when the cores are oversubscribed
+        "load_average_at_start": os.getloadavg()[0],
+        "torch_threads": torch.get_num_threads(),
+        **software(),
+        "matmul_peak_gflops": {
+            "fp32": matmul_peak(torch.float32, peak_size, peak_seconds),
+            "bf16": matmul_peak(torch.bfloat16, peak_size, peak_seconds),
+            "size": peak_size,
+        },
+    }
+
+
+def gpu_facts(device: torch.device) -> dict:
+    """The GPU's name, multiprocessors, memory and CUDA version (software only on the
+    CPU)."""
+    info: dict = software()
+    if device.type == "cuda":
+        props = torch.cuda.get_device_properties(device)
+        info.update(
+            gpu=torch.cuda.get_device_name(device),
+            multiprocessors=props.multi_processor_count,
+            memory_gib=round(props.total_memory / 2**30, 1),
+            cuda=torch.version.cuda,
+        )
+    return info

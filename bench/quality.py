@@ -38,13 +38,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import torch
+from common import REPO, RESULTS, RUNS, add_data_root, recorded
+from records import append_json, read_json
 
 from gan.training.runinfo import read_run
 
-REPO = Path(__file__).resolve().parent.parent
-DEFAULT_DATA = REPO.parent / "shared" / "data" / "mnist"
-RESULTS = REPO / "bench" / "results"
-ANALYSIS = REPO / "bench" / "quality_analysis.md"
 PROTOCOL = "steps+val"  # records of the wall-clock protocol before it carry no "protocol"
 
 
@@ -230,11 +228,12 @@ def run_seed(entry: Entry, seed: int, args) -> dict:
     tag = f"_{args.variant}" if args.variant else ""
     out = Path(args.runs) / f"{entry.key.lower()}{tag}_s{seed}"
     log = out.with_suffix(".log")
-    root = args.data if entry.source == "mnist" else str(Path(args.data).parent / entry.source)
+    mnist = Path(args.data_root)
+    root = recorded(mnist if entry.source == "mnist" else mnist.parent / entry.source)
     sets = [f"data.root={root}", f"data.source={entry.source}", f"train.seed={seed}"]
     sets += entry.overrides + list(args.set or [])
-    rel = out.relative_to(REPO) if out.is_relative_to(REPO) else out
-    run_args = ["run", entry.spec, "--out", str(rel), "--force", "-q"]
+    rel = recorded(out.absolute())  # `gan` runs from the repository root
+    run_args = ["run", entry.spec, "--out", rel, "--force", "-q"]
     for s in sets:
         run_args += ["--set", s]
     record: dict = {
@@ -259,7 +258,7 @@ def run_seed(entry: Entry, seed: int, args) -> dict:
         record["minutes"] = round((time.perf_counter() - start) / 60, 1)
         record["load_end"] = list(os.getloadavg())
         if trained.returncode != 0:
-            record["error"] = f"gan run exited {trained.returncode}; see {log}"
+            record["error"] = f"gan run exited {trained.returncode}; see {recorded(log)}"
             return record
     run = read_run(out)
     train_lines, evals = run.train, run.evals
@@ -271,11 +270,11 @@ def run_seed(entry: Entry, seed: int, args) -> dict:
         record["timing"] = "run folder timestamps (trained outside this script)"
     record["steps"] = run.last_step  # the last log line's, or the final evaluation's
     record["curve"] = [{k: v for k, v in e.items() if k != "split"} for e in evals]
-    eval_args = ["eval", str(rel), "--best", "--json", "--set", "eval.split=test"]
+    eval_args = ["eval", rel, "--best", "--json", "--set", "eval.split=test"]
     record["eval_command"] = shown(eval_args)
     evaluated = gan(*eval_args, log=log)
     if evaluated.returncode != 0:
-        record["error"] = f"gan eval exited {evaluated.returncode}; see {log}"
+        record["error"] = f"gan eval exited {evaluated.returncode}; see {recorded(log)}"
         return record
     result = json.loads(evaluated.stdout)
     record["selected_step"] = result["step"]
@@ -344,31 +343,66 @@ def plot_curves(entry: Entry, records: list[dict], path: Path) -> bool:
     return True
 
 
-def write_report(records: list[dict], path: Path) -> None:
+def newest_runs(records: list[dict], entry: Entry) -> dict[tuple[str, int], dict]:
+    """The current-protocol records of one model, the newest per (variant, seed)."""
+    rows = [r for r in records if r.get("protocol") == PROTOCOL and r["model"] == entry.name]
+    return {(r.get("variant", ""), r["seed"]): r for r in rows}
+
+
+def paper_table(records: list[dict]) -> list[str]:
+    """Each model (and variant): the median test figure over its seeds beside the
+    paper's figure and the target, met or not."""
     from gan.tools.compare import pooled  # mean ± std over seeds, as `gan compare` shows it
 
+    lines = [
+        "| model | median test figure | paper / target | target met |",
+        "| --- | --- | --- | --- |",
+    ]
+    for entry in MODELS:
+        newest = newest_runs(records, entry)
+        for variant in sorted({v for v, _ in newest}):
+            values = [
+                r["value"]
+                for (v, _), r in newest.items()
+                if v == variant and r.get("value") is not None
+            ]
+            if not values:
+                continue
+            name = entry.name + (f" — {variant}" if variant else "")
+            median = statistics.median(values)
+            met = median >= entry.target
+            spread = pooled([100 * (1 - v) if entry.as_error else 100 * v for v in values])
+            spread_text = f"; mean ± std {spread.text(3)}" if spread and spread.std else ""
+            lines.append(
+                f"| {name} | {fmt(entry, median)} ({len(values)} seed(s){spread_text}) | "
+                f"{entry.paper} | {'yes' if met else '**no**'} |"
+            )
+    return lines
+
+
+def write_report(records: list[dict], path: Path) -> None:
+    """quality.md: every seed's record, the table against the papers, the curves, the
+    budgets and the commands (tables and links; the reading is bench/findings/)."""
     current = [r for r in records if r.get("protocol") == PROTOCOL]
     lines = [
         "# MNIST quality benchmark",
         "",
-        "Written by `python bench/quality.py` (protocol in its docstring): each model is "
-        "trained for a budget of **steps** per seed, the checkpoint is selected on a "
-        "**validation split** held out of the training images (`data.val`), and the "
-        "figure below is computed **once on the MNIST test split** from that checkpoint "
-        "(`gan eval RUN --best --set eval.split=test`). Every seed's figure is shown; the "
-        "median is over seeds. Minutes are wall-clock on a 2-core CPU with the load "
-        "average beside them (above 2, the run shared the CPU).",
+        "Written by `python bench/quality.py` from `quality.json` (the protocol is in its "
+        "docstring and in [bench/README.md](../README.md); what the figures show, what was "
+        "tried and what is next is in [bench/findings/quality.md](../findings/quality.md)). "
+        "Each model is trained for a budget of **steps** per seed, the checkpoint is "
+        "selected on a **validation split** held out of the training images (`data.val`), "
+        "and the figure below is computed **once on the MNIST test split** from that "
+        "checkpoint (`gan eval RUN --best --set eval.split=test`). Every seed's figure is "
+        "shown; the median is over seeds. Minutes are wall-clock with the load average "
+        "beside them (above the machine's core count, the run shared the CPU).",
         "",
         "| model | seed | test figure | val (selected) | selected step / steps | minutes | "
         "load start → end | other test metrics |",
         "| --- | --- | --- | --- | --- | --- | --- | --- |",
     ]
-    summary = []
     for entry in MODELS:
-        rows = [r for r in current if r["model"] == entry.name]
-        if not rows:
-            continue
-        newest = {(r.get("variant", ""), r["seed"]): r for r in rows}
+        newest = newest_runs(records, entry)
         for (variant, seed), r in sorted(newest.items()):
             name = entry.name + (f" — {variant}" if variant else "")
             if "error" in r:
@@ -387,30 +421,11 @@ def write_report(records: list[dict], path: Path) -> None:
                 f"{fmt(entry, r.get('val_value'))} | {r['selected_step']} / {r['steps']} | "
                 f"{r['minutes']} | {load} | {others} |"
             )
-        for variant in sorted({v for v, _ in newest}):
-            values = [
-                r["value"]
-                for (v, _), r in newest.items()
-                if v == variant and r.get("value") is not None
-            ]
-            if not values:
-                continue
-            name = entry.name + (f" — {variant}" if variant else "")
-            median = statistics.median(values)
-            met = median >= entry.target
-            spread = pooled([100 * (1 - v) if entry.as_error else 100 * v for v in values])
-            spread_text = f"; mean ± std {spread.text(3)}" if spread and spread.std else ""
-            summary.append(
-                f"| {name} | {fmt(entry, median)} ({len(values)} seed(s){spread_text}) | "
-                f"{entry.paper} | {'yes' if met else '**no**'} |"
-            )
     lines += [
         "",
         "## Against the papers",
         "",
-        "| model | median test figure | paper / target | target met |",
-        "| --- | --- | --- | --- |",
-        *summary,
+        *paper_table(records),
         "",
         "## Curves",
         "",
@@ -455,34 +470,17 @@ def write_report(records: list[dict], path: Path) -> None:
                 f"| {r['model']} | {r['spec']} | {r.get('value')} | {r.get('step')} | "
                 f"{r.get('load_average_1min')} |"
             )
-    if ANALYSIS.is_file():  # hand-written readings of the runs, kept separately
-        lines += ["", ANALYSIS.read_text().strip(), ""]
     path.write_text("\n".join(lines) + "\n")
-
-
-def append_record(store: Path, record: dict) -> list[dict]:
-    """Append one record to the store (append-only), re-reading it under a lock: two
-    benchmark processes may finish at different times and must not drop each other's."""
-    import fcntl
-
-    with open(store.with_suffix(".lock"), "w") as lock:
-        fcntl.flock(lock, fcntl.LOCK_EX)
-        records = json.loads(store.read_text()) if store.is_file() else []
-        records.append(record)
-        tmp = store.with_suffix(".json.tmp")
-        tmp.write_text(json.dumps(records, indent=2) + "\n")
-        tmp.replace(store)
-    return records
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--models", nargs="*", help="e.g. InfoGAN CGAN-conv BiGAN")
     parser.add_argument("--seeds", nargs="*", type=int, default=[0])
-    parser.add_argument("--data", default=str(DEFAULT_DATA), help="folder of the MNIST IDX files")
+    add_data_root(parser)
     parser.add_argument("--set", action="append", help="extra --set for gan run (all models)")
     parser.add_argument("--out", default=str(RESULTS))
-    parser.add_argument("--runs", default=str(REPO / "bench" / "runs" / "quality"))
+    parser.add_argument("--runs", default=str(RUNS / "quality"))
     parser.add_argument(
         "--reuse", action="store_true", help="evaluate existing run folders instead of training"
     )
@@ -495,7 +493,7 @@ def main() -> None:
     out.mkdir(parents=True, exist_ok=True)
     Path(args.runs).mkdir(parents=True, exist_ok=True)
     store = out / "quality.json"
-    records = json.loads(store.read_text()) if store.is_file() else []
+    records = read_json(store)
     known = {e.key for e in MODELS}
     unknown = set(args.models or []) - known
     if unknown:
@@ -505,7 +503,7 @@ def main() -> None:
         for seed in args.seeds:
             print(f"== {entry.name} seed {seed}", flush=True)
             record = run_seed(entry, seed, args)
-            records = append_record(store, record)
+            records = append_json(store, record)
             brief = {k: v for k, v in record.items() if k not in ("metrics", "curve")}
             print(json.dumps(brief), flush=True)
             write_report(records, out / "quality.md")

@@ -23,7 +23,8 @@ import sys
 import time
 from pathlib import Path
 
-REPO = Path(__file__).resolve().parents[1]
+from common import REPO, recorded
+
 FOLDER = REPO / "bench" / "reference"
 URL = "https://github.com/eriklindernoren/PyTorch-GAN"
 SCRIPTS = {"cgan": "cgan", "aae": "aae", "infogan": "infogan"}  # our model → theirs
@@ -112,5 +113,5 @@ def time_script(
         "rates": rates,
         "steps": steps,
         "script": str(script.relative_to(REPO)),
-        "command": " ".join(cmd[1:]),
+        "command": " ".join(["-u", recorded(script), *cmd[3:]]),
     }

@@ -1,21 +1,23 @@
 """bench/results/speed.md from the results dictionary of bench/speed.py.
 
+    python bench/report.py      # rewrite speed.md from speed.json (no measuring)
+
 Everything in the tables is computed from the measured numbers (targets met or missed,
 the engine's time per section, the top ops), so that a rerun on another machine writes
-a report that is true for that machine. ``bench/speed_analysis.md``, a hand-written
-reading of the committed run, is appended when present (a rerun elsewhere should
-update or delete it).
+a report that is true for that machine. The report holds tables and links only: what
+the figures show is read in bench/findings/speed.md, kept by hand.
 """
 
 from __future__ import annotations
 
+import argparse
+import json
 from pathlib import Path
+
+from common import RESULTS
 
 VARIANTS = ("script", "tight", "engine", "engine_bf16")
 MLP_MODELS = ("bigan", "aae", "cgan")  # fully-connected networks only
-
-
-ANALYSIS = Path(__file__).resolve().parent / "speed_analysis.md"
 
 
 def _mib(n: float) -> str:
@@ -217,7 +219,9 @@ def markdown(results: dict) -> str:
     head = [
         "# Speed: engine vs hand-written PyTorch loops",
         "",
-        "Written by `python bench/speed.py`"
+        "Written by `python bench/speed.py` (the protocol is in its docstring and in "
+        "[bench/README.md](../README.md); the reading is in "
+        "[bench/findings/speed.md](../findings/speed.md))"
         + (" **--smoke (not a measurement)**" if results["smoke"] else "")
         + f" in {results['seconds']:.0f} s. Machine: {m['cpu']}, {m['cores']} cores, "
         f"torch {m['torch']} ({m['torch_threads']} threads), Python {m['python']}. "
@@ -299,6 +303,17 @@ def markdown(results: dict) -> str:
         *sections_table(models),
         "",
     ]
-    if ANALYSIS.is_file() and not results["smoke"]:
-        head += [ANALYSIS.read_text().strip(), ""]  # the hand-written reading of the run
     return "\n".join(head)
+
+
+def main(argv: list[str] | None = None) -> None:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--out", type=Path, default=RESULTS, help="the folder of speed.json")
+    args = p.parse_args(argv)
+    results = json.loads((args.out / "speed.json").read_text())
+    (args.out / "speed.md").write_text(markdown(results))
+    print(f"wrote {args.out / 'speed.md'}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,6 +1,6 @@
 """Speed of the engine against hand-written PyTorch loops, for the five shipped models.
 
-    python bench/speed.py            # ~8 min on 2 cores; rewrites bench/results/speed.*
+    python bench/speed.py            # ~15 min on 2 cores; rewrites bench/results/speed.*
     python bench/speed.py --smoke    # a few steps of everything, into a temporary folder
 
 For each model (its spec's batch size and networks), in one process, interleaved:
@@ -26,22 +26,18 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import platform
-import sys
 import tempfile
 import time
 from pathlib import Path
 
 os.environ.setdefault("KINETO_LOG_LEVEL", "5")  # the profiler's banner lines, off
 
-import torch
-
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-
 import baselines
 import measure
 import reference
 import report
+import torch
+from common import MODELS, REPO, RESULTS, add_data_root, command_line
 
 from gan.core.acceleration import graphs_compiled
 from gan.core.data import load_data
@@ -49,9 +45,6 @@ from gan.core.resolve import resolve
 from gan.core.spec import load_spec
 from gan.tools.bench import make_engine, time_steps
 
-REPO = Path(__file__).resolve().parents[1]
-MODELS = ("bigan", "clustergan", "infogan", "aae", "cgan")
-DEFAULT_MNIST = REPO.parent / "shared" / "data" / "mnist"
 CPU = torch.device("cpu")
 
 
@@ -60,7 +53,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--smoke", action="store_true", help="a few steps of everything (CI)")
     p.add_argument("--out", type=Path, help="results folder (default bench/results; smoke: tmp)")
     p.add_argument("--models", nargs="+", choices=MODELS, default=list(MODELS))
-    p.add_argument("--data-root", type=Path, default=DEFAULT_MNIST, help="MNIST IDX folder")
+    add_data_root(p)
     p.add_argument("--repeats", type=int, default=5, help="timed windows per variant")
     p.add_argument("--seconds", type=float, default=3.0, help="length of one window")
     p.add_argument("--batch-size", type=int, help="override the specs' batch size")
@@ -84,12 +77,14 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         args.batch_size = args.batch_size or 8
         args.out = args.out or Path(tempfile.mkdtemp(prefix="gan-bench-smoke-"))
         args.no_compile, args.reference = True, ""  # minutes of compiling; a clone
-    args.out = args.out or REPO / "bench" / "results"
+    args.out = args.out or RESULTS
     return args
 
 
 def model_spec(name: str, args: argparse.Namespace, *extra: str):
-    overrides = [f"data.root={json.dumps(str(args.data_root))}", "train.device=cpu", *extra]
+    # in this process: the folder as given (a relative one would depend on the cwd)
+    root = json.dumps(str(args.data_root))
+    overrides = [f"data.root={root}", "train.device=cpu", *extra]
     if args.batch_size:
         overrides.append(f"train.batch_size={args.batch_size}")
     if args.smoke and name == "clustergan":
@@ -191,27 +186,8 @@ def reference_rate(name: str, args: argparse.Namespace) -> dict:
 
 
 def machine(args: argparse.Namespace) -> dict:
-    cpu = platform.processor() or platform.machine()
-    info = Path("/proc/cpuinfo")
-    if info.is_file():
-        lines = info.read_text().splitlines()
-        names = [ln.split(":", 1)[1].strip() for ln in lines if ln.startswith("model name")]
-        cpu = names[0] if names else cpu
     size, secs = (256, 0.05) if args.smoke else (1024, 1.0)
-    return {
-        "cpu": cpu,
-        "cores": os.cpu_count(),
-        # other processes' load: OpenMP threads collapse when the cores are oversubscribed
-        "load_average_at_start": os.getloadavg()[0],
-        "torch_threads": torch.get_num_threads(),
-        "torch": torch.__version__,
-        "python": platform.python_version(),
-        "matmul_peak_gflops": {
-            "fp32": measure.matmul_peak(torch.float32, size, secs),
-            "bf16": measure.matmul_peak(torch.bfloat16, size, secs),
-            "size": size,
-        },
-    }
+    return measure.cpu_facts(size, secs)
 
 
 def main(argv: list[str] | None = None) -> dict:
@@ -219,6 +195,7 @@ def main(argv: list[str] | None = None) -> dict:
     start = time.perf_counter()
     results = {"smoke": args.smoke, "machine": machine(args), "models": {}}
     results["settings"] = {"repeats": args.repeats, "seconds": args.seconds}
+    results["command"] = command_line("python bench/speed.py", argv)
     for name in args.models:
         t0 = time.perf_counter()
         results["models"][name] = bench_model(name, args)

@@ -2,12 +2,14 @@
 
     python bench/speed_gpu.py --data-root PATH/mnist          # ~3 min on an H100
     python bench/speed_gpu.py --smoke --device cpu            # the code path, anywhere
+    python bench/speed_gpu.py --report-only                   # rewrite speed_gpu.md
 
-Run on a lent GPU machine (the ``device`` tool); nothing in CI needs one. For each model
-(its spec's batch size and networks), in one process, the variants are built on the same
-data and timed in interleaved windows with a ``torch.cuda.synchronize`` at each window's
-ends and every 10 steps, never within a step (a per-section sync, as ``gan bench`` does
-to split the time, would serialise the GPU's queue and understate it):
+Needs a CUDA GPU (bench/gpu_check.sh runs it with the recipe trials as one command);
+nothing in CI needs one. For each model (its spec's batch size and networks), in one
+process, the variants are built on the same data and timed in interleaved windows
+(bench/measure.py) with a ``torch.cuda.synchronize`` at each window's ends and every 10
+steps, never within a step (a per-section sync, as ``gan bench`` does to split the
+time, would serialise the GPU's queue and understate it):
 
 * ``fp32``      the engine as the spec has it;
 * ``bf16``      ``train.precision = "bf16"`` (autocast);
@@ -20,26 +22,23 @@ it failed for every model on an H100, see bench/results/speed_gpu.md.)
 
 The eager variants of every model are timed first and the compiled ones after, inside a
 time budget (``--compile-budget``), so a slow or failing compile cannot cost the eager
-figures. A variant that fails is recorded with its error, not retried. Writes
-``speed_gpu.json`` and ``speed_gpu.md`` into ``--out``.
+figures. A variant that fails is recorded with its error, not retried. The run is
+appended to the ``runs`` of ``speed_gpu.json`` in ``--out`` (earlier runs stay) and
+``speed_gpu.md`` is rewritten from all of them.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
-import platform
 import statistics
-import sys
 import time
 import traceback
 from pathlib import Path
 
-import torch
-
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-
 import measure
+import torch
+from common import MODELS, REPO, RESULTS, add_data_root, command_line
 
 from gan.core.acceleration import graphs_compiled
 from gan.core.data import load_data
@@ -47,8 +46,6 @@ from gan.core.resolve import resolve
 from gan.core.spec import load_spec
 from gan.tools.bench import make_engine
 
-REPO = Path(__file__).resolve().parents[1]
-MODELS = ("bigan", "clustergan", "infogan", "aae", "cgan")
 EAGER = {"fp32": [], "bf16": ['train.precision="bf16"']}
 COMPILED = {
     "compiled": ["train.compile=true"],  # Inductor, mode "default"
@@ -58,8 +55,8 @@ COMPILED = {
 
 def parse(argv: list[str] | None) -> argparse.Namespace:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
-    p.add_argument("--data-root", type=Path, required=True, help="MNIST IDX folder")
-    p.add_argument("--out", type=Path, default=REPO / "bench" / "results")
+    add_data_root(p)
+    p.add_argument("--out", type=Path, default=RESULTS)
     p.add_argument("--models", nargs="+", choices=MODELS, default=list(MODELS))
     p.add_argument("--device", default="cuda")
     p.add_argument("--repeats", type=int, default=3, help="timed windows per variant")
@@ -69,20 +66,11 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
         "--variants", nargs="+", choices=[*EAGER, *COMPILED], default=[*EAGER, *COMPILED]
     )
     p.add_argument("--smoke", action="store_true", help="a few steps of each, no compile")
+    p.add_argument("--report-only", action="store_true", help="rewrite speed_gpu.md only")
     args = p.parse_args(argv)
     if args.smoke:
         args.repeats, args.seconds, args.compile_budget = 1, 0.0, 0.0
     return args
-
-
-def sync(device: torch.device) -> None:
-    if device.type == "cuda":
-        torch.cuda.synchronize(device)
-
-
-def window(step, device: torch.device, seconds: float, min_steps: int = 3) -> float:
-    """Steps/s over one window, device work included (measure.timed_window)."""
-    return measure.timed_window(step, seconds, min_steps, lambda: sync(device))
 
 
 def build(
@@ -109,6 +97,7 @@ def build(
 def time_variants(engines: dict, args: argparse.Namespace, device: torch.device) -> dict:
     rows: dict = {}
     live = {}
+    sync = measure.cuda_sync(device)
     for variant, engine in engines.items():
         if isinstance(engine, Exception):
             rows[variant] = {"error": f"{type(engine).__name__}: {engine}"}
@@ -116,27 +105,24 @@ def time_variants(engines: dict, args: argparse.Namespace, device: torch.device)
         try:
             graphs, start = graphs_compiled(), time.perf_counter()
             engine.step()  # the first step: compilation and CUDA-graph capture happen here
-            sync(device)
+            if sync:
+                sync()
             first = time.perf_counter() - start
-            window(engine.step, device, 0.0 if args.smoke else 1.0, 5)  # warm-up
+            measure.timed_window(engine.step, 0.0 if args.smoke else 1.0, 5, sync)  # warm-up
             rows[variant] = {
                 "first_step_seconds": round(first, 2),
                 "graphs_first_steps": graphs_compiled() - graphs,
                 "precision": vars(engine.precision),
                 "compile": vars(engine.compiled),
             }
-            live[variant] = engine
+            live[variant] = engine.step
         except Exception as exc:
             rows[variant] = {"error": f"{type(exc).__name__}: {exc}"}
             traceback.print_exc()
-    rates: dict[str, list[float]] = {v: [] for v in live}
-    for r in range(args.repeats):
-        order = list(live)[r % max(1, len(live)) :] + list(live)[: r % max(1, len(live))]
-        for variant in order:
-            try:
-                rates[variant].append(window(live[variant].step, device, args.seconds))
-            except Exception as exc:
-                rows[variant]["error"] = f"{type(exc).__name__}: {exc}"
+    errors: dict[str, str] = {}
+    rates = measure.interleaved_rates(live, args.repeats, args.seconds, 3, sync, errors)
+    for variant, message in errors.items():
+        rows[variant]["error"] = message
     for variant, values in rates.items():
         if values:
             rows[variant]["steps_per_s"] = round(statistics.median(values), 2)
@@ -144,43 +130,35 @@ def time_variants(engines: dict, args: argparse.Namespace, device: torch.device)
     return rows
 
 
-def machine(device: torch.device) -> dict:
-    info = {"torch": torch.__version__, "python": platform.python_version()}
-    if device.type == "cuda":
-        props = torch.cuda.get_device_properties(device)
-        info.update(
-            gpu=torch.cuda.get_device_name(device),
-            multiprocessors=props.multi_processor_count,
-            memory_gib=round(props.total_memory / 2**30, 1),
-            cuda=torch.version.cuda,
-        )
-    return info
+def variant_names(run: dict) -> list[str]:
+    """The variants of a run's models, in the order they were first timed."""
+    names: list[str] = []
+    for row in run["models"].values():
+        names += [v for v in row["variants"] if v not in names]
+    return names
 
 
-def render(result: dict) -> str:
-    m = result["machine"]
+def run_table(run: dict) -> list[str]:
+    """Steps/s of every model and variant of one run, each variant also as a ratio to
+    the same run's fp32."""
+    names = variant_names(run)
+    others = [v for v in names if v != "fp32"]
     lines = [
-        "# Speed on a GPU",
-        "",
-        f"Measured {result['date']} on **{m.get('gpu', result['device'])}** "
-        f"(torch {m['torch']}, CUDA {m.get('cuda')}), by `{result['command']}`.",
-        "Steps/s: median of interleaved windows after a warm-up; a step is one iteration of",
-        "all the spec's phases (ClusterGAN's includes its 5 critic steps). `bf16` is",
-        '`train.precision = "bf16"` (autocast); `compiled` is `train.compile = true`',
-        "(Inductor's default mode); the first compiled step (compilation) is timed apart.",
-        "",
-        "| model | batch | fp32 | bf16 | compiled | compiled + bf16 | "
-        "bf16/fp32 | compiled/fp32 | first compiled step |",
-        "| --- | --- | --- | --- | --- | --- | --- | --- | --- |",
+        "| model | batch | "
+        + " | ".join(names)
+        + " | "
+        + " | ".join(f"{v}/fp32" for v in others)
+        + " | first compiled step |",
+        "| --- | ---: |" + " ---: |" * (len(names) + len(others) + 1),
     ]
-    for name, row in result["models"].items():
+    for name, row in run["models"].items():
         v = row["variants"]
 
         def rate(key: str, v: dict = v) -> str:
             r = v.get(key, {})
             if "steps_per_s" in r:
                 return f"{r['steps_per_s']:.1f}"
-            return "error" if "error" in r else "—"
+            return "fails" if "error" in r else ("skipped" if "skipped" in r else "—")
 
         def ratio(key: str, v: dict = v) -> str:
             a, b = v.get(key, {}).get("steps_per_s"), v.get("fp32", {}).get("steps_per_s")
@@ -188,37 +166,82 @@ def render(result: dict) -> str:
 
         first = v.get("compiled", {}).get("first_step_seconds")
         lines.append(
-            f"| {name} | {row.get('batch_size', '?')} | {rate('fp32')} | {rate('bf16')} | "
-            f"{rate('compiled')} | {rate('compiled_bf16')} | "
-            f"{ratio('bf16')} | {ratio('compiled')} | "
-            f"{f'{first:.0f} s' if first else '—'} |"
+            f"| {name} | {row.get('batch_size', '?')} | "
+            + " | ".join(rate(k) for k in names)
+            + " | "
+            + " | ".join(ratio(k) for k in others)
+            + f" | {f'{first:.0f} s' if first else '—'} |"
         )
-    errors = [
-        f"- {name} `{variant}`: {r['error'][:300]}"
-        for name, row in result["models"].items()
-        for variant, r in row["variants"].items()
-        if "error" in r
+    return lines
+
+
+def render(store: dict) -> str:
+    """speed_gpu.md: every run's table, its note and its failures (tables and links
+    only; what they show is read in bench/findings/speed.md)."""
+    lines = [
+        "# Speed on a GPU",
+        "",
+        "Written by `python bench/speed_gpu.py` from `speed_gpu.json` (the protocol is in "
+        "its docstring and in [bench/README.md](../README.md); the reading is in "
+        "[bench/findings/speed.md](../findings/speed.md)). Steps/s: median of interleaved "
+        "windows after a warm-up; a step is one iteration of all the spec's phases "
+        "(ClusterGAN's includes its 5 critic steps). `bf16` is "
+        '`train.precision = "bf16"` (autocast); `compiled` is `train.compile = true` '
+        "(Inductor's default mode); the first compiled step (compilation) is timed apart.",
     ]
-    if errors:
-        lines += ["", "Variants that failed:", "", *errors]
+    for run in runs_of(store):
+        m = run["machine"]
+        lines += [
+            "",
+            f"## {run['date']}",
+            "",
+            f"**{m.get('gpu', run['device'])}** (torch {m['torch']}, CUDA {m.get('cuda')}, "
+            f"Python {m.get('python')}), by `{run['command']}`."
+            + (f" {run['note']}" if run.get("note") else ""),
+            "",
+            *run_table(run),
+        ]
+        errors = [
+            f"- {name} `{variant}`: {(r['error'].splitlines() or [''])[0][:300]}"
+            for name, row in run["models"].items()
+            for variant, r in row["variants"].items()
+            if "error" in r
+        ]
+        if errors:
+            lines += ["", "Variants that failed:", "", *errors]
     return "\n".join(lines) + "\n"
 
 
-def write(result: dict, out: Path) -> None:
-    """Both files after every model: a run cut short keeps what it measured."""
+def runs_of(store: dict) -> list[dict]:
+    """The runs of a speed_gpu.json: ``{"runs": [...]}``, or one run on its own."""
+    return store.get("runs", [store])
+
+
+def write(run: dict, out: Path) -> None:
+    """Both files after every model, so that a run cut short keeps what it measured;
+    earlier runs in the store stay (the current one, by date and command, is replaced)."""
     out.mkdir(parents=True, exist_ok=True)
-    (out / "speed_gpu.json").write_text(json.dumps(result, indent=1) + "\n")
-    (out / "speed_gpu.md").write_text(render(result))
+    path = out / "speed_gpu.json"
+    store = json.loads(path.read_text()) if path.is_file() else {"runs": []}
+    store = {**store, "runs": runs_of(store)}
+    key = (run["date"], run["command"])
+    store["runs"] = [r for r in store["runs"] if (r["date"], r["command"]) != key] + [run]
+    path.write_text(json.dumps(store, indent=1) + "\n")
+    (out / "speed_gpu.md").write_text(render(store))
 
 
 def main(argv: list[str] | None = None) -> dict:
     args = parse(argv)
+    if args.report_only:
+        store = json.loads((args.out / "speed_gpu.json").read_text())
+        (args.out / "speed_gpu.md").write_text(render(store))
+        return store
     device = torch.device(args.device)
     result: dict = {
         "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
         "device": str(device),
-        "machine": machine(device),
-        "command": "python bench/speed_gpu.py " + " ".join(sys.argv[1:] if argv is None else argv),
+        "machine": measure.gpu_facts(device),
+        "command": command_line("python bench/speed_gpu.py", argv),
         "models": {},
     }
     for name in args.models:  # eager first: a compile that hangs cannot cost these

@@ -24,11 +24,11 @@ import sys
 import time
 from pathlib import Path
 
+from common import REPO, RESULTS, RUNS, add_data_root, recorded
+from records import append_jsonl, read_jsonl
+
 from gan.core.spec import load_spec
 from gan.training.runinfo import read_run
-
-REPO = Path(__file__).resolve().parent.parent
-DEFAULT_DATA = REPO.parent / "shared" / "data" / "mnist"
 
 
 def parse_trial(text: str) -> tuple[str, list[str]]:
@@ -43,11 +43,13 @@ def best_of(evals: list[dict], metric: str) -> tuple[float | None, int | None]:
 
 
 def run_trial(args: argparse.Namespace, trial: str, overrides: list[str]) -> dict:
-    sets = [f"data.root={args.data}", f"data.source={args.source}", "data.val=10000"]
+    # `gan run` runs from the repository root: the data root as a record writes it
+    sets = [f"data.root={recorded(args.data_root)}", f"data.source={args.source}"]
+    sets.append("data.val=10000")
     sets += list(args.set or []) + overrides
-    out = Path(args.runs) / f"{args.name}_{trial}"
+    out = (Path(args.runs) / f"{args.name}_{trial}").absolute()
     spec_hash = load_spec(args.spec, sets).hash()
-    cmd = [sys.executable, "-m", "gan", "run", args.spec, "--out", str(out), "--force", "-q"]
+    cmd = [sys.executable, "-m", "gan", "run", args.spec, "--out", recorded(out), "--force", "-q"]
     for s in sets:
         cmd += ["--set", s]
     load_start = list(os.getloadavg())
@@ -90,7 +92,7 @@ def plot(store: Path, path: Path) -> None:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    records = [json.loads(line) for line in store.read_text().splitlines() if line.strip()]
+    records = read_jsonl(store)
     fig, ax = plt.subplots(figsize=(7, 4.5))
     metric = None
     for r in records:
@@ -118,10 +120,10 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--metric", help="validation metric, e.g. kmeans/purity")
     p.add_argument("--trial", action="append", help="name[:k=v;k=v]")
     p.add_argument("--set", action="append", help="--set for every trial (e.g. the budget)")
-    p.add_argument("--data", default=str(DEFAULT_DATA))
+    add_data_root(p)
     p.add_argument("--source", default="mnist")
-    p.add_argument("--runs", default=str(REPO / "bench" / "runs" / "trials"))
-    p.add_argument("--out", default=str(REPO / "bench" / "results"))
+    p.add_argument("--runs", default=str(RUNS / "trials"))
+    p.add_argument("--out", default=str(RESULTS))
     args = p.parse_args(argv)
     store = Path(args.out) / f"trials_{args.name}.jsonl"
     if args.plot:
@@ -134,8 +136,7 @@ def main(argv: list[str] | None = None) -> None:
         trial, overrides = parse_trial(text)
         print(f"== trial {trial}: {overrides}", flush=True)
         record = run_trial(args, trial, overrides)
-        with open(store, "a") as f:  # append-only: every trial stays on record
-            f.write(json.dumps(record) + "\n")
+        append_jsonl(store, record)  # append-only: every trial stays on record
         shown = {k: v for k, v in record.items() if k != "curve"}
         print(json.dumps(shown), flush=True)
     plot(store, store.with_suffix(".png"))

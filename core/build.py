@@ -1,4 +1,4 @@
-"""One way to build an engine: from a spec (or a resolved model), a device and data.
+"""One way to build an engine: from a spec (or a resolved spec), a device and data.
 
 The trainer, ``gan eval``/``gan sample`` (restore), ``gan bench``, ``bench/speed.py``,
 :mod:`gan.testing` and the tests all build their engines here, so an engine is always
@@ -12,7 +12,7 @@ import torch
 
 from gan.core.data import BatchSource, load_data
 from gan.core.engine import Engine, pick_device
-from gan.core.resolve import Model, resolve
+from gan.core.resolve import ResolvedSpec, resolve
 from gan.core.spec import Spec
 
 __all__ = ["build_engine"]
@@ -21,7 +21,7 @@ Data = tuple[torch.Tensor, torch.Tensor]
 
 
 def build_engine(
-    spec: Spec | Model,
+    spec: Spec | ResolvedSpec,
     device: torch.device | str | None = None,
     data: Data | None = None,
     *,
@@ -36,7 +36,7 @@ def build_engine(
     engine without a batch source (restoring a checkpoint for evaluation or sampling).
     ``rank``/``world_size``: this process's slice of every global batch.
     """
-    model = spec if isinstance(spec, Model) else resolve(spec)
+    model = spec if isinstance(spec, ResolvedSpec) else resolve(spec)
     if device is None or isinstance(device, str):
         device = pick_device(device or model.spec.train.device)
     if not with_data:

@@ -183,9 +183,5 @@ class Metric(Component):
     kind: ClassVar[str] = "metric"
 
 
-DataInfo = BuildContext
-"""Deprecated alias (one release): data sources now describe themselves with a
-:class:`BuildContext`."""
-
 Draw = Callable[[int, torch.Generator, torch.device], torch.Tensor]
 """What a sampler factory returns: ``draw(batch, generator, device) -> Tensor``."""

@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING
 import torch
 
 if TYPE_CHECKING:
-    from gan.core.resolve import Model, Resolved
+    from gan.core.resolve import Resolved, ResolvedSpec
     from gan.core.spec import DataSpec
 
 from gan.core.components import DataContext
@@ -183,7 +183,7 @@ def _fits_on(device: torch.device, nbytes: int) -> bool:
     return nbytes <= free // 4
 
 
-def load_data(model: Model, split: str = "train", *, whole: bool = False):
+def load_data(model: ResolvedSpec, split: str = "train", *, whole: bool = False):
     """A split on the CPU, scaled to the spec's pixel range. ``whole`` ignores ``data.limit`` (a
     training-speed knob): evaluation judges and probes use the whole split."""
     spec = model.spec

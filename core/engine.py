@@ -1,4 +1,5 @@
-"""The engine: builds networks, samplers and optimizers from a resolved model and runs
+"""The engine: builds networks (:mod:`gan.core.networks`), samplers and optimizers
+(:func:`gan.core.phase.build_optimizer`) from a resolved spec and runs
 training steps by following the step plan (:mod:`gan.core.plan`).
 
 It contains no model names: everything specific lives in plugins and specs.
@@ -18,12 +19,12 @@ import torch
 from torch import nn
 
 from gan.core import acceleration, schedules
-from gan.core.components import Network, Optimizer, OptimizerContext
 from gan.core.errors import SpecError, TrainingError
 from gan.core.graph import Call
-from gan.core.phase import GradientAverager, PhaseStep
+from gan.core.networks import build_network
+from gan.core.phase import GradientAverager, PhaseStep, build_optimizer
 from gan.core.plan import Execution, build_plan, expand
-from gan.core.resolve import Model, Phase
+from gan.core.resolve import ResolvedSpec
 from gan.core.timing import StepTimer
 
 _SCHEDULER_ORDER = r"Detected call of `lr_scheduler\.step\(\)` before `optimizer\.step\(\)`"
@@ -57,57 +58,6 @@ def seed_everything(seed: int) -> None:
     torch.manual_seed(seed)
 
 
-def count_parameters(module: nn.Module) -> int:
-    return sum(p.numel() for p in module.parameters())
-
-
-def build_network(model: Model, name: str, device: torch.device) -> nn.Module:
-    """Build one network; refuse absurd sizes before allocating (counted on 'meta')."""
-    resolved = model.networks[name]
-    comp: Network = resolved.component  # type: ignore[assignment]
-    where = f"networks.{name} (type '{comp.name}')"
-    limit = model.spec.train.max_parameters
-    try:
-        with torch.device("meta"):
-            n = count_parameters(comp.factory(resolved.params, model.context))
-    except Exception:
-        n = None  # factories that cannot run on 'meta' are counted after building
-    if n is not None and n > limit:
-        raise SpecError(
-            f"{where} would have {n:,} parameters, more than train.max_parameters = "
-            f"{limit:,}. Check its sizes, or raise train.max_parameters if you mean it."
-        )
-    try:
-        module = comp.factory(resolved.params, model.context)
-    except Exception as exc:
-        raise SpecError(f"{where} could not be built: {type(exc).__name__}: {exc}") from None
-    if not isinstance(module, nn.Module):
-        raise SpecError(f"{where}: its factory returned {type(module).__name__}, not a Module.")
-    init = model.spec.networks[name].init
-    if init is not None:
-        initialise(module, init.type, init.std)
-    return module.to(device)
-
-
-def initialise(module: nn.Module, how: str, std: float) -> None:
-    """``networks.X.init``: weights of every Linear/Conv layer from ``torch.nn.init``,
-    biases zero, normalisation layers at scale 1 and shift 0."""
-    for m in module.modules():
-        if isinstance(m, nn.Linear | nn.modules.conv._ConvNd):
-            if how == "normal":
-                nn.init.normal_(m.weight, 0.0, std)
-            else:
-                getattr(nn.init, f"{how}_")(m.weight)
-            if m.bias is not None:
-                nn.init.zeros_(m.bias)
-        elif (
-            isinstance(m, nn.modules.batchnorm._NormBase | nn.LayerNorm | nn.GroupNorm)
-            and getattr(m, "weight", None) is not None
-        ):
-            nn.init.ones_(m.weight)
-            nn.init.zeros_(m.bias)
-
-
 @dataclass
 class StepResult:
     """Per-term losses of one step (detached, on device: no host sync)."""
@@ -116,9 +66,9 @@ class StepResult:
 
 
 class Engine:
-    """Networks, samplers, optimizers and the step loop of one resolved model."""
+    """Networks, samplers, optimizers and the step loop of one resolved spec."""
 
-    def __init__(self, model: Model, device: torch.device | None = None, data=None) -> None:
+    def __init__(self, model: ResolvedSpec, device: torch.device | None = None, data=None) -> None:
         self.model = model
         spec = model.spec
         self.device = device or pick_device(spec.train.device)
@@ -131,7 +81,9 @@ class Engine:
         }
         gen_device = self.device if self.device.type == "cuda" else torch.device("cpu")
         self.sampler_generator = torch.Generator(gen_device).manual_seed(spec.train.seed + 1)
-        self.optimizers = {p.name: self._optimizer(p) for p in model.phases}
+        self.optimizers = {
+            p.name: build_optimizer(p, self.networks, self.device) for p in model.phases
+        }
         self.data = data
         per_epoch = data.batches_per_epoch if data is not None else 1
         self.schedulers = {
@@ -181,32 +133,6 @@ class Engine:
         # observers of every source draw (gan.testing records a step's inputs with it)
         self._sources_drawn = model.registry.manager.hook.gan_sources_drawn
 
-    # -- construction -----------------------------------------------------------------
-    def _optimizer(self, phase: Phase) -> torch.optim.Optimizer:
-        comp: Optimizer = phase.optimizer.component  # type: ignore[assignment]
-        params = [p for name in phase.spec.updates for p in self.networks[name].parameters()]
-        if not params:
-            raise SpecError(
-                f"phases['{phase.name}'].updates: the networks {phase.spec.updates} have no "
-                f"trainable parameters."
-            )
-        groups: list[Any] = params
-        if phase.spec.lr:  # one parameter group per network, some at their own rate
-            groups = [
-                {
-                    "params": list(self.networks[name].parameters()),
-                    **({"lr": phase.spec.lr[name]} if name in phase.spec.lr else {}),
-                }
-                for name in phase.spec.updates
-            ]
-        try:
-            return comp.factory(phase.optimizer.params, OptimizerContext(groups, self.device))
-        except (ValueError, TypeError, RuntimeError) as exc:
-            raise SpecError(
-                f"phases['{phase.name}'].optimizer (type '{comp.name}'): {exc}. "
-                f"Fix the optimizer's parameters."
-            ) from None
-
     # -- planning ---------------------------------------------------------------------
     def plan(self, step: int | None = None) -> list[Execution]:
         """The plan of ``step`` (default: the next step), cached by active-phase pattern."""
@@ -251,7 +177,7 @@ class Engine:
             return value.detach()
         return value
 
-    def compute(self, call: Call, grad_nets: frozenset[str], values) -> None:
+    def run_call(self, call: Call, grad_nets: frozenset[str], values) -> None:
         """Compute one graph call and store its outputs in ``values``."""
         args = [self._provide(a, grad_nets, values) if isinstance(a, str) else a for a in call.args]
         graph_mode = bool(grad_nets) or any(o in self.model.leaf_nodes for o in call.outputs)
@@ -306,11 +232,11 @@ class Engine:
             )
         values.update(zip(outputs, out, strict=True))
 
-    def evaluate(self, nodes: list[str], values: dict[str, torch.Tensor]):
+    def compute(self, nodes: list[str], values: dict[str, torch.Tensor]):
         """Compute ``nodes`` without gradients (for sampling and evaluation)."""
         with torch.no_grad(), self.autocast():
             for call in self.model.graph.calls_for(nodes):
-                self.compute(call, frozenset(), values)
+                self.run_call(call, frozenset(), values)
         return {n: values[n] for n in nodes}
 
     def loss_value(self, term_name: str, updates: frozenset[str], values) -> torch.Tensor:
@@ -400,7 +326,7 @@ class Engine:
         with self.autocast():
             for action in ex.actions:
                 if action.compute:
-                    self.compute(action.call, action.grad_nets, values)
+                    self.run_call(action.call, action.grad_nets, values)
             total: torch.Tensor | None = None
             terms = {}
             for term, weight in phase.terms:

@@ -6,14 +6,17 @@ the fp16 loss scaling (``scaler``), the multi-process gradient average (``sync``
 :class:`gan.training.distributed.GradientSync`), per-network gradient clipping
 (``phases[].clip_grad_norm``) and the section timing (``timer``, a
 :class:`gan.core.timing.StepTimer`). The engine's step then reads as the plan.
+:func:`build_optimizer` builds the optimizer itself, from the phase's spec.
 """
 
 from __future__ import annotations
 
-from typing import Protocol
+from typing import Any, Protocol
 
 import torch
 
+from gan.core.components import Optimizer, OptimizerContext
+from gan.core.errors import SpecError
 from gan.core.resolve import Phase
 from gan.core.timing import StepTimer
 
@@ -79,3 +82,33 @@ class PhaseStep:
             self.optimizer.step()
         if self.timer is not None:
             self.timer.lap("optimizer")
+
+
+def build_optimizer(
+    phase: Phase, networks: torch.nn.ModuleDict, device: torch.device
+) -> torch.optim.Optimizer:
+    """The optimizer of ``phase`` over the networks it updates: one parameter group, or
+    one per network when ``phases[].lr`` gives some networks a rate of their own."""
+    comp: Optimizer = phase.optimizer.component  # type: ignore[assignment]
+    params = [p for name in phase.spec.updates for p in networks[name].parameters()]
+    if not params:
+        raise SpecError(
+            f"phases['{phase.name}'].updates: the networks {phase.spec.updates} have no "
+            f"trainable parameters."
+        )
+    groups: list[Any] = params
+    if phase.spec.lr:  # one parameter group per network, some at their own rate
+        groups = [
+            {
+                "params": list(networks[name].parameters()),
+                **({"lr": phase.spec.lr[name]} if name in phase.spec.lr else {}),
+            }
+            for name in phase.spec.updates
+        ]
+    try:
+        return comp.factory(phase.optimizer.params, OptimizerContext(groups, device))
+    except (ValueError, TypeError, RuntimeError) as exc:
+        raise SpecError(
+            f"phases['{phase.name}'].optimizer (type '{comp.name}'): {exc}. "
+            f"Fix the optimizer's parameters."
+        ) from None

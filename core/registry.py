@@ -1,14 +1,16 @@
 """The component registry, filled through pluggy hooks.
 
-``Registry.load()`` registers the built-in components, the built-in model plugins and
-every plugin advertised in the ``gan.plugins`` entry-point group. A plugin that fails to
-import or register is recorded in :attr:`Registry.failures` (and shown by
-``gan plugins``) instead of taking the others down with it.
+``Registry.load()`` adds the component hooks (:mod:`gan.core.hooks`), then the built-in
+hook specifications and plugins (handed to the kernel by the package's composition root,
+:mod:`gan.core.builtins`), then every plugin advertised in the
+``gan.plugins`` entry-point group. A third-party plugin that fails to import or register
+is recorded in :attr:`Registry.failures` (and shown by ``gan plugins``) instead of taking
+the others down with it; a broken built-in is a broken installation, a
+:class:`~gan.core.errors.PluginError`.
 """
 
 from __future__ import annotations
 
-import importlib
 import importlib.metadata
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -17,7 +19,7 @@ from typing import TypeVar
 
 import pluggy
 
-from gan.core import hooks
+from gan.core import builtins, hooks
 from gan.core.components import (
     Component,
     DataSource,
@@ -31,28 +33,7 @@ from gan.core.components import (
 from gan.core.errors import PluginError, SpecError, did_you_mean, known
 
 ENTRY_POINT_GROUP = "gan.plugins"
-
-# Modules shipped with gan. They register through the very same hooks as third-party
-# plugins; they are listed here rather than as entry points so that a stale install's
-# metadata can never hide a built-in model.
-BUILTIN_PLUGINS = (
-    "gan.components.samplers",
-    "gan.components.ops",
-    "gan.components.optimizers",
-    "gan.components.losses",
-    "gan.components.data",
-    "gan.components.metrics",
-    # the trainer's own logging, checkpoints, samples and evaluation (event hooks)
-    "gan.training.callbacks",
-    "gan.evaluation.callbacks",
-    "gan.plugins.blocks",
-    "gan.plugins.conv",
-    "gan.plugins.bigan",
-    "gan.plugins.clustergan",
-    "gan.plugins.infogan",
-    "gan.plugins.aae",
-    "gan.plugins.cgan",
-)
+BUILT_IN = "built-in"
 
 # hook name -> the component class it must return
 HOOK_KINDS: dict[str, type[Component]] = {
@@ -82,6 +63,7 @@ class Registry:
     entries: dict[type[Component], dict[str, Entry]] = field(default_factory=dict)
     failures: dict[str, str] = field(default_factory=dict)
     origins: dict[str, str] = field(default_factory=dict)
+    shipped: set[str] = field(default_factory=set)  # the built-in plugins' names
 
     # -- construction -------------------------------------------------------------
     @classmethod
@@ -89,14 +71,12 @@ class Registry:
         """Build a registry from the built-ins, entry points and ``extra`` plugins."""
         pm = pluggy.PluginManager(hooks.PROJECT)
         pm.add_hookspecs(hooks.GanHookSpecs)
-        pm.add_hookspecs(hooks.GanEventSpecs)
         reg = cls(manager=pm)
-        for module_name in BUILTIN_PLUGINS:
-            reg._register_module(module_name, origin="built-in")
+        reg._register_builtins()
         if entry_points:
             for ep in importlib.metadata.entry_points(group=ENTRY_POINT_GROUP):
                 dist = ep.dist.name if ep.dist is not None else "?"
-                reg._register_module(ep.value, origin=f"entry point '{ep.name}' ({dist})")
+                reg._register_entry_point(ep, origin=f"entry point '{ep.name}' ({dist})")
         for plugin in extra:
             name = getattr(plugin, "__name__", repr(plugin))
             if pm.is_registered(plugin):
@@ -109,31 +89,67 @@ class Registry:
             reg.origins[name] = "registered in code"
         reg._check_pending()
         reg._collect()
+        reg._check_builtins()
         return reg
 
-    def _register_module(self, module_name: str, origin: str) -> None:
-        if self.manager.has_plugin(module_name):
+    def _register_builtins(self) -> None:
+        """The built-in hook specifications and plugins; any error here is raised."""
+        try:
+            shipped = builtins.load()
+        except Exception as exc:
+            raise PluginError(
+                f"a built-in plugin of gan failed to import ({type(exc).__name__}: {exc}). "
+                f"The installation is broken: reinstall gan (`gan --traceback plugins` "
+                f"shows where)."
+            ) from exc
+        for spec in shipped.hookspecs:
+            self.manager.add_hookspecs(spec)
+        for module in shipped.plugins:
+            if self.manager.is_registered(module):
+                continue
+            try:
+                self.manager.register(module, name=module.__name__)
+            except Exception as exc:
+                raise PluginError(
+                    f"the built-in plugin '{module.__name__}' failed to register "
+                    f"({type(exc).__name__}: {exc})."
+                ) from exc
+            self.origins[module.__name__] = BUILT_IN
+            self.shipped.add(module.__name__)
+
+    def _register_entry_point(self, ep: importlib.metadata.EntryPoint, origin: str) -> None:
+        if self.manager.has_plugin(ep.value):
             return
         try:
-            module = importlib.import_module(module_name)
-            self.manager.register(module, name=module_name)
+            module = ep.load()
+            self.manager.register(module, name=ep.value)
         except Exception as exc:  # a broken plugin must not take the others down
-            self.failures[module_name] = f"{type(exc).__name__}: {exc}"
+            self.failures[ep.value] = f"{type(exc).__name__}: {exc}"
             return
-        self.origins[module_name] = origin
+        self.origins[ep.value] = origin
+
+    def _check_builtins(self) -> None:
+        """A built-in that failed its hooks (a typo'd hookimpl, a raising or clashing
+        declaration) is a bug of gan itself: an error, not an entry in ``failures``."""
+        broken = {name: why for name, why in self.failures.items() if name in self.shipped}
+        if broken:
+            raise PluginError(
+                "built-in plugin failed: "
+                + "; ".join(f"'{name}': {why}" for name, why in broken.items())
+            )
 
     def _check_pending(self) -> None:
         """A ``@hookimpl`` whose name is no hook (a typo: ``gan_network``) would register
         nothing and say nothing: its plugin is recorded as failed, with a did-you-mean,
         and unregistered. Then pluggy's own ``check_pending()`` must pass."""
-        known_hooks = [
-            name
-            for spec in (hooks.GanHookSpecs, hooks.GanEventSpecs)
-            for name in vars(spec)
-            if name.startswith("gan_")
-        ]
-        for name, caller in list(vars(self.manager.hook).items()):
-            if not isinstance(caller, pluggy.HookCaller) or caller.has_spec():
+        callers = {
+            name: caller
+            for name, caller in vars(self.manager.hook).items()
+            if isinstance(caller, pluggy.HookCaller)
+        }
+        known_hooks = [name for name, caller in callers.items() if caller.has_spec()]
+        for name, caller in callers.items():
+            if caller.has_spec():
                 continue
             for impl in caller.get_hookimpls():
                 self.failures[impl.plugin_name] = (

@@ -1,4 +1,4 @@
-"""Spec + registry → a resolved model description (still no tensors).
+"""Spec + registry → a resolved spec (still no tensors).
 
 Every ``type = "..."`` is looked up, every component's parameters are validated by its
 own pydantic model, the graph is parsed and checked, and phases are tied to networks,
@@ -75,7 +75,7 @@ class Phase:
 
 
 @dataclass
-class Model:
+class ResolvedSpec:
     """Everything the engine needs to build and train, resolved from a spec."""
 
     spec: Spec
@@ -151,7 +151,7 @@ def _resolve(registry: Registry, kind, spec: ComponentSpec, where: str) -> Resol
     )
 
 
-def resolve(spec: Spec, registry: Registry | None = None) -> Model:
+def resolve(spec: Spec, registry: Registry | None = None) -> ResolvedSpec:
     """Resolve a validated spec against the registry; raise SpecError on any problem."""
     registry = registry or default_registry()
     source = registry.get(DataSource, spec.data.source, "data.source")
@@ -234,7 +234,7 @@ def resolve(spec: Spec, registry: Registry | None = None) -> Model:
             f"'{spec.eval.best.split('/', 1)[0]}' in [eval.metrics] ({known(metrics)}). "
             f"Write 'METRIC/KEY', e.g. 'cluster/acc'."
         )
-    return Model(
+    return ResolvedSpec(
         spec,
         registry,
         data_source,

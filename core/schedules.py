@@ -5,7 +5,7 @@ phase's scheduler once per training step (after all phases ran), so the rate is 
 function of the step counter whatever a phase's ``every``/``repeat``. Lengths are in
 ``unit``s: steps, or epochs (converted with the data's batches per epoch).
 
-The scheduler's state travels in checkpoints as JSON (:func:`state_to_json`), so a
+The scheduler's state travels in checkpoints as JSON (:func:`dict_to_json`), so a
 resumed run continues the schedule exactly where it stopped.
 """
 
@@ -120,23 +120,14 @@ def build(
     )
 
 
-def state_to_json(scheduler: lr_scheduler.LRScheduler) -> str:
-    """A scheduler's ``state_dict()`` as JSON (MultiStepLR keeps a Counter)."""
-    return dict_to_json(scheduler.state_dict())
-
-
 def dict_to_json(state: dict[str, Any]) -> str:
-    """A scheduler state dict as JSON."""
+    """A scheduler's ``state_dict()`` as JSON (MultiStepLR keeps a Counter)."""
     return json.dumps(_encode(state))
 
 
 def dict_from_json(text: str) -> dict[str, Any]:
     """The state dict :func:`dict_to_json` wrote."""
     return _decode(json.loads(text))
-
-
-def load_json(scheduler: lr_scheduler.LRScheduler, text: str) -> None:
-    scheduler.load_state_dict(dict_from_json(text))
 
 
 def _encode(value: Any) -> Any:

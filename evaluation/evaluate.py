@@ -147,7 +147,7 @@ class Evaluation:
         for i in range(0, n, bs):
             idx = torch.arange(i, min(i + bs, n)) % len(images)
             batch = {"x": images[idx].to(device), "y": labels[idx].to(device)}
-            out = self.engine.evaluate(list(nodes), self.engine.draw_sources(batch, gen))
+            out = self.engine.compute(list(nodes), self.engine.draw_sources(batch, gen))
             for k, v in out.items():
                 parts[k].append(v.detach().float().cpu() if v.is_floating_point() else v.cpu())
         return {k: torch.cat(v) for k, v in parts.items()}

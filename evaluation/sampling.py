@@ -49,7 +49,7 @@ def _range(engine: Engine, sampler: str) -> tuple[float, float]:
 
 def _render(engine: Engine, node: str, sources: dict[str, torch.Tensor]) -> torch.Tensor:
     with engine.eval_mode():
-        out = engine.evaluate([node], dict(sources))[node].float()
+        out = engine.compute([node], dict(sources))[node].float()
     return out.reshape(len(out), *engine.model.context.image_shape).cpu()
 
 

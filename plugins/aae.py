@@ -212,7 +212,7 @@ def marginal_entropy_gap(input: torch.Tensor, target: object = None) -> torch.Te
     marginal-entropy term) and IMSAT use. The paper's categorical adversary sees one
     code at a time, so at a collapse — every image at one vertex — its gradient is the
     same for the whole batch and moves the batch to another vertex together (the
-    hopping measured in bench/quality_analysis.md); this term sees the batch and pushes
+    hopping measured in bench/findings/quality.md); this term sees the batch and pushes
     images apart. ``input`` is the softmax q(y | x), shape (N, K)."""
     marginal = input.float().mean(dim=0)
     entropy = -(marginal * torch.log(marginal.clamp_min(1e-12))).sum()

@@ -3,12 +3,7 @@ validation value of its curve (the test split is never read)."""
 
 from __future__ import annotations
 
-import sys
-
-from helpers import REPO
-
-sys.path.insert(0, str(REPO / "bench"))
-import trials
+import trials  # bench/trials.py: bench/ is on the tests' path (pyproject.toml)
 
 
 def test_trial_text_names_its_overrides():

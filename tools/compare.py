@@ -72,7 +72,7 @@ def pooled(values: list[float]) -> Pooled | None:
 
 
 def flatten_spec(spec: dict[str, Any]) -> dict[str, Any]:
-    from gan.training.trainer import flatten
+    from gan.training.runfolder import flatten
 
     return {k: v for k, v in flatten(spec).items() if k}
 

@@ -1,4 +1,4 @@
-"""`gan inspect`: the resolved model as data — networks (type, parameter count, shapes
+"""`gan inspect`: the resolved spec as data — networks (type, parameter count, shapes
 from a dry run on a tiny batch), samplers, nodes, losses and the step plan."""
 
 from __future__ import annotations
@@ -7,8 +7,9 @@ from typing import Any
 
 import torch
 
-from gan.core.engine import Engine, count_parameters
-from gan.core.resolve import Model
+from gan.core.engine import Engine
+from gan.core.networks import count_parameters
+from gan.core.resolve import ResolvedSpec
 
 
 def _shape(value: Any) -> Any:
@@ -19,7 +20,7 @@ def _shape(value: Any) -> Any:
     return repr(value)
 
 
-def describe(model: Model) -> dict[str, Any]:
+def describe(model: ResolvedSpec) -> dict[str, Any]:
     engine = Engine(model, torch.device("cpu"))
     calls: dict[str, list[dict[str, Any]]] = {name: [] for name in engine.networks}
 
@@ -37,7 +38,7 @@ def describe(model: Model) -> dict[str, Any]:
     )
     engine.train_mode(False)
     try:
-        values = engine.evaluate(model.graph.node_names(), sources)
+        values = engine.compute(model.graph.node_names(), sources)
     finally:
         for handle in handles:
             handle.remove()

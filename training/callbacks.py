@@ -2,7 +2,7 @@
 progress bar, checkpoints and the wall-clock budget.
 
 Each is a small object whose methods are ``@hookimpl`` s of the trainer's events
-(:class:`gan.core.hooks.GanEventSpecs`); this module's :func:`gan_train_start` attaches
+(:class:`gan.training.events.GanEventSpecs`); this module's :func:`gan_train_start` attaches
 them to each run, exactly as a third-party plugin attaches its own (e.g. the CSV logger of
 ``examples/gan-plugin-lsgan``). Sample grids and ``[eval] every`` live in
 :mod:`gan.evaluation.callbacks`.

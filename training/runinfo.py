@@ -238,7 +238,7 @@ def start_session(
     when the run is resumed) and return its record."""
     import torch
 
-    from gan import __version__
+    from gan._version import __version__
 
     info = read_run_json(folder) if resumed else {}
     sessions: list = info["sessions"] if isinstance(info.get("sessions"), list) else []

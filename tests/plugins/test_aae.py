@@ -218,7 +218,7 @@ def test_clustering_spec_initialises_weights_as_the_reference_port():
 def test_clustering_adversaries_see_noisy_codes():
     engine = tiny_engine("aae_clustering", *SMALL)
     values = engine.draw_sources()
-    out = engine.evaluate(["y_prior", "y_prior_noisy"], values)
+    out = engine.compute(["y_prior", "y_prior_noisy"], values)
     noise = out["y_prior_noisy"] - out["y_prior"]
     assert 0.2 < float(noise.std()) < 0.4  # σ = 0.3
 
@@ -244,7 +244,7 @@ def test_clustering_fast_recipe_keeps_every_cluster_in_use(tmp_path):
     """Issue #15's collapse test: specs/aae_clustering_fast.toml trained small (128-unit
     layers, 400 steps of 64 on the offline digits) spreads the validation images over
     the 16 clusters, where the reference port's recipe (aae_clustering.toml) at the
-    same budget put every image in **one** cluster (bench/quality_analysis.md).
+    same budget put every image in **one** cluster (bench/findings/quality.md).
 
     The trajectory depends on the CPU's kernels and the thread count, so the bounds are
     margins under the spread measured across seeds and threads (clusters in use,

@@ -43,18 +43,26 @@ def test_speed_benchmark_smoke(tmp_path, mnist_root):
 
 
 def test_gpu_speed_script_runs_its_eager_variants_anywhere(tmp_path, mnist_root):
-    """bench/speed_gpu.py is run where a GPU is lent; here its code path on the CPU: the
-    eager variants of two models are timed and both results files written."""
+    """bench/speed_gpu.py measures a CUDA GPU; here its code path on the CPU: the eager
+    variants of two models are timed, the run is appended to the store's runs and the
+    report rewritten from all of them."""
     out = tmp_path / "gpu"
+    out.mkdir()
+    earlier = {"date": "earlier", "device": "cuda", "machine": {"torch": "x"}, "command": "c"}
+    earlier["models"] = {"bigan": {"batch_size": 128, "variants": {"fp32": {"steps_per_s": 9}}}}
+    (out / "speed_gpu.json").write_text(json.dumps({"runs": [earlier]}))
     cmd = [sys.executable, str(REPO / "bench" / "speed_gpu.py"), "--smoke", "--device", "cpu"]
     cmd += ["--data-root", str(mnist_root), "--out", str(out), "--models", "cgan", "aae"]
     proc = subprocess.run(cmd, capture_output=True, text=True, timeout=300)
     assert proc.returncode == 0, proc.stderr[-3000:]
-    result = json.loads((out / "speed_gpu.json").read_text())
-    assert set(result["models"]) == {"cgan", "aae"}
+    store = json.loads((out / "speed_gpu.json").read_text())
+    assert store["runs"][0] == earlier  # earlier runs stay
+    result = store["runs"][-1]
+    assert len(store["runs"]) == 2 and set(result["models"]) == {"cgan", "aae"}
     for name, row in result["models"].items():
         variants = row["variants"]
         assert variants["fp32"]["steps_per_s"] > 0, name
         assert variants["bf16"]["precision"]["value"] == "bf16", name
         assert variants["compiled"] == {"skipped": "the compile budget was spent"}, name
-    assert "| cgan | 64 |" in (out / "speed_gpu.md").read_text()
+    md = (out / "speed_gpu.md").read_text()
+    assert "| cgan | 64 |" in md and "| bigan | 128 | 9.0 |" in md and "## earlier" in md
