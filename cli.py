@@ -143,11 +143,17 @@ def run(
 
       gan run aae --seeds 0-7 --set data.source=digits
     """
+    from gan.core.limits import max_processes
     from gan.core.resolve import resolve
     from gan.core.spec import load_spec
     from gan.training import distributed
     from gan.training.trainer import Trainer
 
+    if nproc is not None and nproc > (most := max_processes()):
+        fail(
+            f"--nproc {str(nproc)[:40]}: this machine can run at most {most} training processes "
+            f"(one per CPU core, or per GPU). Give --nproc {most} or fewer."
+        )
     overrides = list(set_ or [])
     if device:
         overrides.append(f"train.device={device}")
@@ -436,6 +442,8 @@ def compare(
     from gan.tools.compare import render_markdown, render_text
 
     result = compare_runs(runs, metric, at)
+    for warning in result["warnings"]:
+        typer.secho(f"warning: {warning}", fg="yellow", err=True)
     if as_json:
         typer.echo(json.dumps(result, indent=2, default=str))
     else:

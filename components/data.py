@@ -12,6 +12,7 @@ import functools
 import gzip
 import hashlib
 import os
+import secrets
 import shutil
 import stat
 import sys
@@ -62,7 +63,10 @@ def _torchvision_root_from_idx(folder: Path, dataset_dir: str) -> Path:
         if dst.exists():
             continue
         src = folder / name
-        tmp = raw / f".{name}.tmp"
+        # unique per process (and call): two processes reading one folder at once must
+        # not rename each other's temporary file away; the last rename wins, and both
+        # wrote the same complete file
+        tmp = raw / f".{name}.{os.getpid()}.{secrets.token_hex(4)}.tmp"
         try:
             if src.exists():
                 shutil.copyfile(src, tmp)

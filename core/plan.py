@@ -79,11 +79,14 @@ def _groups(active: list[tuple[Phase, int]]) -> list[list[int]]:
 def data_only(graph: Graph, random_calls: frozenset[Call]) -> frozenset[Call]:
     """Calls whose value follows from the data batch alone: no sampler and no random op
     among them and their ancestors. A latents-only redraw keeps them."""
-    kept = set()
-    for call in graph.order:
-        chain = graph.ancestors[call] | {call}
-        reads = {n for c in chain for n in c.inputs if n in graph.sources}
-        if reads <= set(DATA_NODES) and not chain & random_calls:
+    kept: set[Call] = set()
+    for call in graph.order:  # parents first: one pass, linear in the graph
+        reads = {n for n in call.inputs if n in graph.sources}
+        if (
+            reads <= set(DATA_NODES)
+            and call not in random_calls
+            and all(p in kept for p in graph.parents[call])
+        ):
             kept.add(call)
     return frozenset(kept)
 
@@ -120,6 +123,7 @@ def build_plan(
                 return frozenset()
         return frozenset()
 
+    after_leaf = graph.downstream(leaf_calls)  # leaf calls and what depends on them
     cache: dict[Call, frozenset[str]] = {}
     plan = []
     for k, group in enumerate(groups):
@@ -133,7 +137,7 @@ def build_plan(
                 actions.append(Action(call, False, have))
                 continue
             nets = required or lookahead(call, k)
-            if call in leaf_calls or graph.ancestors[call] & leaf_calls:
+            if call in after_leaf:
                 nets = required  # random grad-leaf nodes are never kept for later phases
             actions.append(Action(call, True, nets))
             cache[call] = nets

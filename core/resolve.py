@@ -191,9 +191,7 @@ def resolve(spec: Spec, registry: Registry | None = None) -> ResolvedSpec:
             )
     graph = Graph.build(spec.graph, (*DATA_NODES, *samplers), networks, ops)
     leaf = frozenset(c for c in graph.order if c.func in ops and ops[c.func].grad_leaf)
-    leaf_nodes = frozenset(
-        o for c in graph.order if c in leaf or graph.ancestors[c] & leaf for o in c.outputs
-    )
+    leaf_nodes = frozenset(o for c in graph.downstream(leaf) for o in c.outputs)
 
     losses = {name: _resolve_loss(registry, name, s, graph) for name, s in spec.losses.items()}
 

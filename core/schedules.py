@@ -21,7 +21,9 @@ from torch.optim import lr_scheduler
 
 
 class _Schedule(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    # NaN or infinite lengths and factors would reach torch's schedulers (a traceback or
+    # a NaN rate mid-run): refused when the spec loads
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
     unit: Literal["step", "epoch"] = Field("step", description="Unit of the lengths below.")
 
 
@@ -58,7 +60,9 @@ class MultiStep(_Schedule):
     1000)."""
 
     type: Literal["multistep"]
-    milestones: list[float] = Field(min_length=1, description="Where the rate is cut.")
+    milestones: list[Annotated[float, Field(ge=0)]] = Field(
+        min_length=1, description="Where the rate is cut (0 or later)."
+    )
     gamma: float = Field(0.1, gt=0, description="Factor applied at each milestone.")
 
 

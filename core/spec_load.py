@@ -16,6 +16,7 @@ from typing import Any
 from pydantic import ValidationError
 
 from gan.core.errors import SpecError, did_you_mean
+from gan.core.limits import MAX_INT_DIGITS
 from gan.core.spec_errors import format_validation_error, shown
 from gan.core.spec_models import Spec
 from gan.core.spec_read import check_depth, find_spec_file, parse_toml, read_spec_bytes, too_deep
@@ -214,18 +215,29 @@ def interpolate(data: Any, root: dict[str, Any] | None = None, where: str = "") 
     for part in parts:
         m = REFERENCE.fullmatch(part)
         if m is None:
+            if len(part) > MAX_INT_DIGITS:  # beyond any size; and int() has a digit limit
+                raise SpecError(
+                    f'{key} = "{shown(data)}": the integer {shown(part, 24)} has '
+                    f"{len(part)} digits; a term of a sum has at most {MAX_INT_DIGITS}."
+                )
             values.append(int(part))
             continue
         value: Any = root
         for name in m.group(1).split("."):
             if not isinstance(value, dict) or name not in value:
-                raise SpecError(f"{key} = \"{data}\": the spec has no '{m.group(1)}'.")
+                raise SpecError(
+                    f"{key} = \"{shown(data)}\": the spec has no '{shown(m.group(1))[1:-1]}'. "
+                    f"Only keys written in the spec (or its extends base) resolve, not "
+                    f"defaults: write the value there, or the number itself here."
+                )
             value = value[name]
         if isinstance(value, str) and "${" in value:
-            raise SpecError(f"{key} = \"{data}\": '{m.group(1)}' is itself a reference.")
+            raise SpecError(f"{key} = \"{shown(data)}\": '{m.group(1)}' is itself a reference.")
         values.append(value)
     if len(values) == 1:
         return values[0]
     if not all(isinstance(v, int) and not isinstance(v, bool) for v in values):
-        raise SpecError(f'{key} = "{data}": only integers can be summed, got {values}.')
+        raise SpecError(
+            f'{key} = "{shown(data)}": only integers can be summed, got {shown(values)}.'
+        )
     return sum(values)

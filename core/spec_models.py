@@ -15,6 +15,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from gan.core.limits import SEED_MAX
 from gan.core.schedules import ScheduleSpec
 from gan.core.spec_names import NAME_MAX, NAME_RULE, name_problem
 
@@ -22,7 +23,9 @@ ROOT_MAX = 4096
 
 
 class Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    # every number written in a spec is finite: NaN/inf in a rate, a weight, a length
+    # would surface mid-run as a traceback or a NaN loss
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
 
 
 class ComponentSpec(BaseModel):
@@ -67,7 +70,7 @@ class DataSpec(BaseModel):
     spec rejects an extra key the chosen source does not declare, with a did-you-mean.
     The keys declared here go to the sources that read them (core/resolve.py)."""
 
-    model_config = ConfigDict(extra="allow")
+    model_config = ConfigDict(extra="allow", allow_inf_nan=False)
 
     source: str = Field("digits", description="Registered data source, e.g. mnist, digits.")
     root: str | None = Field(
@@ -86,7 +89,10 @@ class DataSpec(BaseModel):
         "every/best run on it; the test split is for the final figure.",
     )
     val_seed: int = Field(
-        0, description="Seed of the validation carve-out (the same split for every train.seed)."
+        0,
+        ge=0,
+        le=SEED_MAX,
+        description="Seed of the validation carve-out (the same split for every train.seed).",
     )
 
     @field_validator("val")
@@ -204,7 +210,7 @@ class TrainSpec(Strict):
     batch_size: int = Field(64, ge=1, le=1_000_000)
     steps: int | None = Field(None, ge=1, description="Total steps; overrides epochs.")
     epochs: float = Field(1.0, gt=0)
-    seed: int = 0
+    seed: int = Field(0, ge=0, le=SEED_MAX, description="Seed of every random stream.")
     seeds: list[int] | None = Field(
         None,
         min_length=1,
@@ -230,8 +236,8 @@ class TrainSpec(Strict):
     @classmethod
     def _distinct_seeds(cls, seeds: list[int] | None) -> list[int] | None:
         if seeds is not None:
-            if any(s < 0 for s in seeds):
-                raise ValueError("seeds are non-negative integers")
+            if any(not 0 <= s <= SEED_MAX for s in seeds):
+                raise ValueError(f"seeds are integers from 0 to {SEED_MAX}")
             if len(set(seeds)) != len(seeds):
                 raise ValueError("a seed is listed twice; each seed names its own run folder")
         return seeds
@@ -337,7 +343,9 @@ class EvalSpec(Strict):
     )
     limit: int | None = Field(10_000, ge=1, description="Evaluate the first N examples.")
     batch_size: int = Field(500, ge=1, le=100_000)
-    seed: int = Field(0, description="Seed of the latent draws used by sample metrics.")
+    seed: int = Field(
+        0, ge=0, le=SEED_MAX, description="Seed of the latent draws used by sample metrics."
+    )
     every: int | None = Field(
         None,
         ge=1,

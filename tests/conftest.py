@@ -1,11 +1,25 @@
-"""Shared fixtures: the real MNIST folder (when present) and an isolated cache."""
+"""Shared fixtures: the real MNIST folder (when present) and an isolated cache; one
+compute thread for the whole session."""
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pytest
 from helpers import MNIST
+
+# A test that trains follows one trajectory, and that trajectory depends on how many
+# threads split each kernel's sums (a different summation order, a different rounding,
+# and after a few hundred steps a different model). Pin one thread here, for this process
+# and the processes the tests start, so a test sees the same numbers on any machine;
+# the training tests still assert margins measured across seeds and thread counts.
+for _var in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS"):
+    os.environ[_var] = "1"
+
+import torch  # noqa: E402 - after the variables, which torch reads when it loads
+
+torch.set_num_threads(1)
 
 
 @pytest.fixture(autouse=True, scope="session")

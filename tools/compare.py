@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import fnmatch
 import math
+import os
 import statistics
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -141,9 +142,18 @@ def compare(
     """The comparison as data (what ``--json`` prints)."""
     if not paths:
         raise GanError("gan compare: give one or more run folders, e.g. gan compare runs/a runs/b.")
+    warnings: list[str] = []
     if at not in ("best", "last"):
         raise GanError(f"--at {at!r}: use 'best' or 'last'.")
-    runs = [read_run(p) for p in expand(paths)]
+    folders = expand(paths)
+    unique: dict[str, Path] = {}
+    for folder in folders:  # one run named twice (runs/a and ./runs/a/) is one seed, not two
+        unique.setdefault(os.path.realpath(folder), folder)
+    if len(unique) < len(folders):
+        warnings.append(
+            f"{len(folders) - len(unique)} run folder(s) named more than once; each counted once."
+        )
+    runs = [read_run(p) for p in unique.values()]
     flat = [flatten_spec(r.spec) for r in runs]
     keys = sorted(set().union(*flat))
     varying = [k for k in keys if len({repr(f.get(k)) for f in flat}) > 1]
@@ -192,6 +202,7 @@ def compare(
         "directions": {name: metric_direction(name, runs) for name in names},
         "differences": defining,
         "groups": out_groups,
+        "warnings": warnings,
     }
 
 

@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from gan.core.errors import GanError
+from gan.core.safefiles import check_output, read_inside, write_output
 from gan.training.runinfo import Run, read_run
 
 MAX_GRIDS = 8  # sample grids shown, evenly spaced over the run, the newest always
@@ -413,10 +414,13 @@ def _samples_section(run: Run) -> list[str]:
     out.append('<div class="grids">')
     for step, png in chosen:
         try:
-            data = base64.b64encode(png.read_bytes()).decode()
-        except OSError as exc:
-            out.append(f'<p class="note">Cannot read {_e(png)}: {_e(exc.strerror or exc)}</p>')
+            raw = read_inside(run.path, png)
+        except GanError as exc:  # a link out of the run, a pipe, a huge file: say so
+            out.append(f'<p class="note">{_e(exc)}</p>')
             continue
+        if raw is None:
+            continue
+        data = base64.b64encode(raw).decode()
         out.append(
             f'<figure><img alt="samples at step {step}" src="data:image/png;base64,{data}">'
             f"<figcaption>step {step}</figcaption></figure>"
@@ -432,12 +436,11 @@ def write_report(run_path: str | Path, out: str | Path | None = None) -> Path:
         raise GanError(
             f"--out '{target}' is a folder. Give a file name, e.g. --out {target / 'report.html'}."
         )
+    check_output(target)  # before the work: a device, a pipe or a link is never replaced
     text = build_report(run_path)
     try:
         target.parent.mkdir(parents=True, exist_ok=True)
-        from gan.training.checkpoint import atomic_write_bytes
-
-        atomic_write_bytes(target, text.encode("utf-8"))
+        write_output(target, text.encode("utf-8"))
     except OSError as exc:
         raise GanError(
             f"Cannot write '{target}': {exc.strerror or exc}. Choose a writable --out, "

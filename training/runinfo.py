@@ -23,9 +23,10 @@ from pathlib import Path
 from typing import Any
 
 from gan.core.errors import GanError
+from gan.core.safefiles import TEXT_CAP, read_inside, regular_inside
 
 RUN_JSON = "run.json"
-MAX_METRICS_BYTES = 512 * 1024 * 1024  # a run folder is read whole; refuse a giant file
+MAX_METRICS_BYTES = TEXT_CAP  # a run folder is read whole; refuse a giant file
 
 
 @dataclass
@@ -117,19 +118,9 @@ def _not_a_run(path: Path, why: str) -> GanError:
 
 def read_metrics(path: Path) -> tuple[list[dict[str, Any]], list[dict[str, Any]], list[str]]:
     """Training and eval lines of a metrics.jsonl; notes about skipped lines."""
-    try:
-        if path.stat().st_size > MAX_METRICS_BYTES:
-            raise GanError(
-                f"'{path}' is larger than {MAX_METRICS_BYTES // 2**20} MiB; this is not a "
-                f"metrics file gan wrote. Raise train.log_every or move the file away."
-            )
-        data = path.read_bytes()
-    except FileNotFoundError:
+    data = read_inside(path.parent, path, MAX_METRICS_BYTES)
+    if data is None:
         return [], [], []
-    except OSError as exc:
-        raise GanError(
-            f"Cannot read '{path}': {exc.strerror or exc}. Check the file's permissions."
-        ) from None
     text = data.decode("utf-8", errors="replace")
     lines = text.split("\n")
     in_flight = not text.endswith("\n")  # the last line may still be being written
@@ -171,16 +162,12 @@ def read_run(path: str | Path) -> Run:
     if not path.is_dir():
         raise _not_a_run(path, "is not a folder")
     spec_file, metrics_file = path / "spec.toml", path / "metrics.jsonl"
-    if not spec_file.is_file() and not metrics_file.is_file():
+    if not os.path.lexists(spec_file) and not os.path.lexists(metrics_file):
         raise _not_a_run(path, "holds neither spec.toml nor metrics.jsonl")
     run = Run(path)
-    if spec_file.is_file():
-        try:
-            run.spec_text = spec_file.read_text(encoding="utf-8", errors="replace")
-        except OSError as exc:
-            raise GanError(
-                f"Cannot read '{spec_file}': {exc.strerror or exc}. Check its permissions."
-            ) from None
+    spec_bytes = read_inside(path, spec_file)
+    if spec_bytes is not None:
+        run.spec_text = spec_bytes.decode("utf-8", errors="replace")
         run.spec = parse_toml(run.spec_text, f"Spec file '{spec_file}'")
     else:
         run.notes.append("spec.toml is missing")
@@ -188,21 +175,26 @@ def read_run(path: str | Path) -> Run:
     run.notes += notes
     for png in sorted((path / "samples").glob("step_*.png")):
         match = re.fullmatch(r"step_(\d+)\.png", png.name)
-        if match and png.is_file():
+        if match and regular_inside(path, png):
             run.samples.append((int(match[1]), png))
     run.samples.sort()
     ckpt = path / "checkpoints"
-    run.checkpoints = sorted(ckpt.glob("step_*.safetensors"))
+    run.checkpoints = [
+        c for c in sorted(ckpt.glob("step_*.safetensors")) if regular_inside(path, c)
+    ]
     best = ckpt / "best.safetensors"
-    run.best_checkpoint = best if best.is_file() else None
+    run.best_checkpoint = best if regular_inside(path, best) else None
     run.info = read_run_json(path)
     return run
 
 
 def read_run_json(folder: Path) -> dict[str, Any]:
+    """run.json as a dict; ``{}`` when absent, damaged, or not a file of the folder (the
+    run facts are a convenience: the report says what it could not read elsewhere)."""
     try:
-        info = json.loads((folder / RUN_JSON).read_text(encoding="utf-8"))
-    except (OSError, ValueError, RecursionError):
+        data = read_inside(folder, folder / RUN_JSON)
+        info = json.loads(data.decode("utf-8")) if data is not None else {}
+    except (GanError, ValueError, RecursionError):
         return {}
     return info if isinstance(info, dict) else {}
 

@@ -243,10 +243,17 @@ def test_marginal_entropy_gap_is_zero_when_balanced_and_log_k_when_collapsed():
 def test_clustering_fast_recipe_keeps_every_cluster_in_use(tmp_path):
     """Issue #15's collapse test: specs/aae_clustering_fast.toml trained small (128-unit
     layers, 400 steps of 64 on the offline digits) spreads the validation images over
-    the 16 clusters: 16, 15 and 13 in use for seeds 0, 1 and 2 (accuracy by the paper's
-    protocol 0.50–0.62), where the reference port's recipe (aae_clustering.toml) at the
-    same budget put every image in **one** cluster (bench/findings/quality.md). Seed 0
-    is the spec's."""
+    the 16 clusters, where the reference port's recipe (aae_clustering.toml) at the
+    same budget put every image in **one** cluster (bench/findings/quality.md).
+
+    The trajectory depends on the CPU's kernels and the thread count, so the bounds are
+    margins under the spread measured across seeds and threads (clusters in use,
+    acc_confident), (this test's overrides plus train.seed=S, at OMP_NUM_THREADS=T):
+    AMD EPYC, 1 thread: seeds 0/1/2 → 16/15/13 clusters, 0.50/0.62/0.55;
+    AMD EPYC, 2 threads: seed 0 → 14 clusters, 0.53;
+    Intel Xeon, 2 threads (issue #28): 12 clusters, 0.24.
+    A collapse uses 1–3 clusters and scores near chance (~0.1): the bounds (≥ 10
+    clusters, > 0.18) sit between. The test session runs on one thread (conftest)."""
     hidden = [f"networks.{n}.hidden=[128, 128]" for n in ("E", "Dec", "D_y", "D_z")]
     overrides = [
         "data.source=digits",
@@ -267,5 +274,5 @@ def test_clustering_fast_recipe_keeps_every_cluster_in_use(tmp_path):
     ]
     assert evals, "no validation evaluation was written"
     last = evals[-1]
-    assert last["eval/cluster/clusters_used"] >= 12, last  # a collapse: 1-3
-    assert last["eval/cluster/acc_confident"] > 0.3, last  # chance: ~0.1
+    assert last["eval/cluster/clusters_used"] >= 10, last  # measured 12-16; a collapse: 1-3
+    assert last["eval/cluster/acc_confident"] > 0.18, last  # measured 0.24-0.62; chance ~0.1
