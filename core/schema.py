@@ -8,13 +8,18 @@ from typing import Any
 from gan.core.components import Loss, Network, Optimizer, Sampler
 from gan.core.registry import Registry, default_registry
 from gan.core.spec import Spec
+from gan.core.spec_load import SUM
 
-# A parameter may be written as a reference to another entry of the spec (core/spec.py).
+# A value may be written as a reference to another entry of the spec, or a sum of
+# references and integers (core/spec_load.py's ``interpolate``): the same grammar, so a
+# string the loader would refuse is refused by an editor too.
 REFERENCE = {
     "type": "string",
-    "pattern": r"^\s*\$\{",
+    "pattern": rf"^(?=.*\$\{{)(?:{SUM.pattern})$",
     "description": 'A reference, e.g. "${samplers.zn.dim}" or "${a.b} + ${c.d}".',
 }
+SCALARS = {"number", "integer", "boolean"}
+PATCH = "Patch"  # suffix of the $defs that describe a table of a file with `extends`
 
 
 def _with_references(schema: Any) -> Any:
@@ -76,12 +81,89 @@ def spec_schema(registry: Registry | None = None) -> dict[str, Any]:
         "type": "string",
         "description": "A base spec (shipped short name or path) merged under this one.",
     }
-    # a spec that extends another may leave out what the base has
-    required = schema.pop("required", [])
-    schema["if"] = {"required": ["extends"]}
-    schema["else"] = {"required": required}
     phase = defs["PhaseSpec"]
     phase["properties"]["optimizer"] = _component_schema(Optimizer, registry, defs)
-    schema["$schema"] = "https://json-schema.org/draft/2020-12/schema"
-    schema["title"] = "gan spec"
-    return schema
+    return _file_schema(_scalar_references(schema))
+
+
+def _file_schema(spec: dict[str, Any]) -> dict[str, Any]:
+    """The schema of a spec *file*: a file with ``extends`` holds only what differs from
+    its base (core/spec_load.py's ``merge``), so it is judged by the patch schema: every
+    table partial (no key required, a component's ``type`` included) and ``phases``
+    also a table of phase patches by name (``[phases.generator]``). Unknown keys stay
+    errors in both."""
+    defs = spec.pop("$defs", {})
+    full = {k: spec.pop(k) for k in ("type", "properties", "additionalProperties", "required")}
+    full = {k: v for k, v in full.items() if v is not None}
+    patch = _patch(full)
+    patch["properties"]["phases"] = {
+        "anyOf": [
+            full["properties"]["phases"],  # an array replaces the base's phases
+            {"type": "object", "additionalProperties": {"$ref": f"#/$defs/PhaseSpec{PATCH}"}},
+        ]
+    }
+    defs.update({f"{name}{PATCH}": _patch(d) for name, d in list(defs.items())})
+    return {
+        "$schema": "https://json-schema.org/draft/2020-12/schema",
+        "title": "gan spec",
+        "description": spec.get("description", ""),
+        "$defs": defs,
+        "type": "object",
+        "if": {"required": ["extends"]},
+        "then": patch,
+        "else": full,
+    }
+
+
+def _patch(schema: Any) -> Any:
+    """``schema`` with nothing required, alternatives that may overlap (``anyOf``: a
+    partial component table matches every type that has its keys) and references to
+    the patch definitions. An array's items stay whole: an array replaces the base's."""
+    if isinstance(schema, list):
+        return [_patch(s) for s in schema]
+    if not isinstance(schema, dict):
+        return schema
+    out: dict[str, Any] = {}
+    for key, value in schema.items():
+        if key == "required":
+            continue
+        if key in ("items", "prefixItems", "const", "enum", "default", "examples"):
+            out[key] = value
+        elif key == "$ref" and isinstance(value, str):
+            out[key] = value + PATCH
+        elif key == "oneOf":
+            out["anyOf"] = _patch(value)
+        elif key in ("properties", "patternProperties", "$defs"):
+            out[key] = {k: _patch(v) for k, v in value.items()}
+        else:
+            out[key] = _patch(value)
+    return out
+
+
+def _scalar_references(schema: Any) -> Any:
+    """``schema`` with a reference allowed wherever a number, an integer or a boolean is:
+    ``interpolate`` resolves ``"${…}"`` in every table of the spec, not only in a
+    component's parameters."""
+    if isinstance(schema, list):
+        return [_scalar_references(s) for s in schema]
+    if not isinstance(schema, dict):
+        return schema
+    out: dict[str, Any] = {}
+    for key, value in schema.items():
+        if key in ("properties", "patternProperties", "$defs"):
+            out[key] = {k: _scalar_references(v) for k, v in value.items()}
+        elif key in ("const", "enum", "default", "examples"):
+            out[key] = value
+        else:
+            out[key] = _scalar_references(value)
+    kinds = out.get("type")
+    kinds = (
+        {kinds}
+        if isinstance(kinds, str)
+        else set(kinds or ())
+        if isinstance(kinds, list)
+        else set()
+    )
+    if kinds & SCALARS and "string" not in kinds:
+        return {"anyOf": [out, REFERENCE]}
+    return out
