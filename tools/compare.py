@@ -17,12 +17,13 @@ import fnmatch
 import math
 import os
 import statistics
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from gan.core.errors import GanError
+from gan.tools import escape
 from gan.training.runinfo import Run, read_run
 
 # Keys that do not define the experiment (the seed, where the data and the device are,
@@ -288,27 +289,33 @@ def best_group(result: dict, metric: str) -> int | None:
     return (max(means) if way == "max" else min(means))[1]
 
 
-def table_rows(result: dict, mark: tuple[str, str] = ("", BEST_MARK)):
-    """One row per metric (with its ↑/↓), one column per group; the best cell of each
+def table_rows(
+    result: dict,
+    mark: tuple[str, str] = ("", BEST_MARK),
+    esc: Callable[[str], str] = escape.terminal,
+):
+    """One row per metric (with its ↑/↓), one column per group; every cell escaped by
+    ``esc`` for its output (names come from run folders), then the best cell of each
     row wrapped in ``mark``."""
-    head = ["metric", *(g["label"] for g in result["groups"])]
-    rows = [["seeds", *(", ".join(str(r["seed"]) for r in g["runs"]) for g in result["groups"])]]
+    head = ["metric", *(esc(g["label"]) for g in result["groups"])]
+    rows = [
+        ["seeds", *(esc(", ".join(str(r["seed"]) for r in g["runs"])) for g in result["groups"])]
+    ]
     for m in result["metrics"]:
         arrow = ARROWS.get(result.get("directions", {}).get(m) or "", "")
         best = best_group(result, m)
         cells = []
         for i, g in enumerate(result["groups"]):
-            cell = _cell(g["summary"][m])
+            cell = esc(_cell(g["summary"][m]))
             cells.append(f"{mark[0]}{cell}{mark[1]}" if i == best else cell)
-        rows.append([f"{m} {arrow}".rstrip(), *cells])
+        rows.append([f"{esc(m)} {arrow}".rstrip(), *cells])
     return head, rows
 
 
 def render_markdown(result: dict) -> str:
-    head, rows = table_rows(result, ("**", "**"))
-    esc = [[c.replace("|", "\\|") for c in row] for row in [head, *rows]]
-    lines = ["| " + " | ".join(esc[0]) + " |", "|" + " --- |" * len(head)]
-    lines += ["| " + " | ".join(row) + " |" for row in esc[1:]]
+    head, rows = table_rows(result, ("**", "**"), escape.markdown)
+    lines = ["| " + " | ".join(head) + " |", "|" + " --- |" * len(head)]
+    lines += ["| " + " | ".join(row) + " |" for row in rows]
     lines.append("")
     lines.extend(_differences(result, markdown=True))
     lines.append(_footer(result))
@@ -357,10 +364,12 @@ def _differences(result: dict, markdown: bool) -> list[str]:
     partial = len(keys) - len(shared)
     out = ["Spec keys that differ between the groups (in the order of the columns):"]
     for k in shared[:MAX_DIFFERENCES]:
+        esc = escape.markdown if markdown else escape.terminal
         values = " | ".join(
-            "—" if g["differences"].get(k) is None else _short(g["differences"][k]) for g in groups
+            "—" if g["differences"].get(k) is None else esc(_short(g["differences"][k]))
+            for g in groups
         )
-        out.append(f"- `{k}`: {values}" if markdown else f"  {k}: {values}")
+        out.append(f"- {esc(k)}: {values}" if markdown else f"  {esc(k)}: {values}")
     if len(shared) > MAX_DIFFERENCES:
         out.append(f"  … and {len(shared) - MAX_DIFFERENCES} more")
     if partial:

@@ -13,13 +13,13 @@ writes them out as SVG.
 from __future__ import annotations
 
 import html
-import re
 import shutil
 import subprocess
 from dataclasses import dataclass, field
 from typing import Any
 
 from gan.core.errors import GanError
+from gan.tools import escape
 
 # Network fills (colour-blind-safe pastel set); data, samplers, ops, losses, phases fixed.
 NETWORK_COLOURS = [
@@ -149,36 +149,32 @@ def _phase_groups(plan: list[dict[str, Any]]) -> list[dict[str, Any]]:
 # -- DOT --------------------------------------------------------------------------------
 
 
-def _dot_id(text: str) -> str:
-    return '"' + text.replace("\\", "\\\\").replace('"', '\\"') + '"'
-
-
 def to_dot(info: dict[str, Any], rankdir: str = "LR") -> str:
     d = diagram(info)
     out = [
-        f"digraph {_dot_id(d.name)} {{",
+        f"digraph {escape.dot(d.name)} {{",
         f"  rankdir={rankdir};",
         '  graph [fontname="Helvetica", fontsize=11, nodesep=0.25, ranksep=0.45];',
         '  node [fontname="Helvetica", fontsize=10, style="filled,rounded", penwidth=1.2];',
         '  edge [fontname="Helvetica", fontsize=9, color="#555555", arrowsize=0.7];',
     ]
     for v in d.vertices.values():
-        label = "\\n".join(x.replace("\\", "\\\\").replace('"', '\\"') for x in v.lines)
+        label = "\\n".join(escape.dot(x)[1:-1] for x in v.lines)
         style = "filled" if v.shape in ("note", "box3d", "component", "ellipse") else None
         attrs = [f'label="{label}"', f"shape={v.shape}", f'fillcolor="{v.fill}"']
         if style:
             attrs.append(f'style="{style}"')
         if v.kind == "phase":
             attrs.append("penwidth=2")
-        out.append(f"  {_dot_id(v.id)} [{', '.join(attrs)}];")
+        out.append(f"  {escape.dot(v.id)} [{', '.join(attrs)}];")
     for e in d.edges:
         attrs = []
         if e.label:
-            attrs.append(f"label={_dot_id(e.label)}")
+            attrs.append(f"label={escape.dot(e.label)}")
         if e.dashed:
             attrs.append('style=dashed, color="#b35806"')
         suffix = f" [{', '.join(attrs)}]" if attrs else ""
-        out.append(f"  {_dot_id(e.src)} -> {_dot_id(e.dst)}{suffix};")
+        out.append(f"  {escape.dot(e.src)} -> {escape.dot(e.dst)}{suffix};")
     out.append("}")
     return "\n".join(out) + "\n"
 
@@ -186,13 +182,9 @@ def to_dot(info: dict[str, Any], rankdir: str = "LR") -> str:
 # -- Mermaid ------------------------------------------------------------------------------
 
 
-def _mermaid_text(text: str) -> str:
-    return html.escape(text, quote=True).replace("#", "#35;")
-
-
 def to_mermaid(info: dict[str, Any]) -> str:
     d = diagram(info)
-    ids = {vid: re.sub(r"\W", "_", vid) for vid in d.vertices}
+    ids = escape.mermaid_ids(d.vertices)
     brackets = {
         "ellipse": ('(["', '"])'),
         "note": ('[/"', '"/]'),
@@ -204,14 +196,14 @@ def to_mermaid(info: dict[str, Any]) -> str:
     classes: dict[str, str] = {}
     for vid, v in d.vertices.items():
         left, right = brackets.get(v.shape, ('["', '"]'))
-        label = "<br/>".join(_mermaid_text(x) for x in v.lines)
+        label = "<br/>".join(escape.mermaid_text(x) for x in v.lines)
         out.append(f"  {ids[vid]}{left}{label}{right}")
         cls = "c" + v.fill.lstrip("#")
         classes[cls] = v.fill
         out.append(f"  class {ids[vid]} {cls}")
     for e in d.edges:
         arrow = "-.->" if e.dashed else "-->"
-        label = f"|{_mermaid_text(e.label)}|" if e.label else ""
+        label = f"|{escape.mermaid_text(e.label)}|" if e.label else ""
         out.append(f"  {ids[e.src]} {arrow}{label} {ids[e.dst]}")
     for cls, fill in classes.items():
         out.append(f"  classDef {cls} fill:{fill},stroke:#555,color:#000")
@@ -330,7 +322,7 @@ def _grandalf_svg(d: Diagram) -> str:
             (ax, ay), (bx, by) = pts[len(pts) // 2 - 1], pts[len(pts) // 2]
             parts.append(
                 f'<text x="{(ax + bx) / 2:.1f}" y="{(ay + by) / 2 - 3:.1f}" '
-                f'text-anchor="middle" fill="#333">{html.escape(e.label)}</text>'
+                f'text-anchor="middle" fill="#333">{html.escape(escape.terminal(e.label))}</text>'
             )
     for vid, v in d.vertices.items():
         (cx, cy), (w, h) = placed[vid], sizes[vid]
@@ -351,7 +343,7 @@ def _grandalf_svg(d: Diagram) -> str:
             weight = ' font-weight="bold"' if i == 0 else ""
             parts.append(
                 f'<text x="{cx:.1f}" y="{top + i * LINE_H:.1f}" text-anchor="middle"'
-                f"{weight}>{html.escape(text)}</text>"
+                f"{weight}>{html.escape(escape.terminal(text))}</text>"
             )
     parts.append("</svg>")
     return "\n".join(parts)

@@ -10,6 +10,7 @@ import torch
 from gan.core.engine import Engine
 from gan.core.networks import count_parameters
 from gan.core.resolve import ResolvedSpec
+from gan.tools import escape
 
 
 def _shape(value: Any) -> Any:
@@ -181,7 +182,8 @@ def render(info: dict[str, Any]) -> str:
                 grad = f" with grad for {', '.join(a['grad'])}" if a["grad"] else " (no grad)"
                 what = "compute" if a["action"] == "compute" else "reuse  "
                 out.append(f"{indent}{what} {a['node']}{grad if a['action'] == 'compute' else ''}")
-    return "\n".join(out)
+    # names and the description are the spec's: shown, never sent to the terminal raw
+    return "\n".join(escape.terminal(line) for line in out)
 
 
 def distinct_calls(calls: list[dict[str, Any]]) -> list[tuple[dict[str, Any], int]]:
