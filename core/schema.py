@@ -90,8 +90,8 @@ def _file_schema(spec: dict[str, Any]) -> dict[str, Any]:
     """The schema of a spec *file*: a file with ``extends`` holds only what differs from
     its base (core/spec_load.py's ``merge``), so it is judged by the patch schema: every
     table partial (no key required, a component's ``type`` included) and ``phases``
-    also a table of phase patches by name (``[phases.generator]``). Unknown keys stay
-    errors in both."""
+    also a table of phase patches by name (``[phases.generator]``); a file without it
+    is also judged by the whole spec's schema. Unknown keys stay errors in both."""
     defs = spec.pop("$defs", {})
     full = {k: spec.pop(k) for k in ("type", "properties", "additionalProperties", "required")}
     full = {k: v for k, v in full.items() if v is not None}
@@ -103,14 +103,15 @@ def _file_schema(spec: dict[str, Any]) -> dict[str, Any]:
         ]
     }
     defs.update({f"{name}{PATCH}": _patch(d) for name, d in list(defs.items())})
+    # The patch schema is the looser one and sits on top (what editors complete from);
+    # a file without `extends` must also be a whole spec.
     return {
         "$schema": "https://json-schema.org/draft/2020-12/schema",
         "title": "gan spec",
         "description": spec.get("description", ""),
         "$defs": defs,
-        "type": "object",
+        **patch,
         "if": {"required": ["extends"]},
-        "then": patch,
         "else": full,
     }
 
