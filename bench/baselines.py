@@ -28,7 +28,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from gan.components.data import _torchvision_root_from_idx
-from gan.core.engine import seed_everything
+from gan.core.device import seed_everything
 from gan.core.networks import build_network
 from gan.core.resolve import ResolvedSpec
 from gan.core.spec import Spec

@@ -11,7 +11,8 @@ from __future__ import annotations
 import torch
 
 from gan.core.data import BatchSource, load_data
-from gan.core.engine import Engine, pick_device
+from gan.core.device import pick_device
+from gan.core.engine import Engine
 from gan.core.resolve import ResolvedSpec, resolve
 from gan.core.spec import Spec
 

@@ -1,6 +1,6 @@
 """The engine: builds networks (:mod:`gan.core.networks`), samplers and optimizers
-(:func:`gan.core.phase.build_optimizer`) from a resolved spec and runs
-training steps by following the step plan (:mod:`gan.core.plan`).
+(:func:`gan.core.phase.build_optimizer`) from a resolved spec and runs training steps
+by following the step plan (:mod:`gan.core.plan`).
 
 It contains no model names: everything specific lives in plugins and specs.
 """
@@ -8,17 +8,15 @@ It contains no model names: everything specific lives in plugins and specs.
 from __future__ import annotations
 
 import contextlib
-import random
-import warnings
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
-import numpy as np
 import torch
 from torch import nn
 
 from gan.core import acceleration, schedules
+from gan.core.device import pick_device, seed_everything
 from gan.core.errors import SpecError, TrainingError
 from gan.core.graph import DATA_NODES, Call
 from gan.core.networks import build_network
@@ -26,36 +24,6 @@ from gan.core.phase import GradientAverager, PhaseStep, build_optimizer
 from gan.core.plan import Execution, build_plan, expand
 from gan.core.resolve import ResolvedSpec
 from gan.core.timing import StepTimer
-
-_SCHEDULER_ORDER = r"Detected call of `lr_scheduler\.step\(\)` before `optimizer\.step\(\)`"
-
-
-@contextlib.contextmanager
-def _quiet_order_warning() -> Iterator[None]:
-    """Silence torch's warning that a scheduler stepped before its optimizer. A phase
-    that has not run yet (a later ``start``, ``every``) still advances its schedule: by
-    design the rate is a function of the step counter. torch checks only a scheduler's
-    first step, so the engine needs this on its first step alone."""
-    with warnings.catch_warnings():
-        warnings.filterwarnings("ignore", message=_SCHEDULER_ORDER, category=UserWarning)
-        yield
-
-
-def pick_device(name: str) -> torch.device:
-    if name == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    if name == "cuda" and not torch.cuda.is_available():
-        raise SpecError(
-            "train.device = 'cuda' but no CUDA GPU is available here. Use --device cpu (or auto)."
-        )
-    return torch.device(name)
-
-
-def seed_everything(seed: int) -> None:
-    """Seed python, numpy and torch (CPU and CUDA) global generators."""
-    random.seed(seed)
-    np.random.seed(seed % 2**32)
-    torch.manual_seed(seed)
 
 
 @dataclass
@@ -85,12 +53,7 @@ class Engine:
             p.name: build_optimizer(p, self.networks, self.device) for p in model.phases
         }
         self.data = data
-        per_epoch = data.batches_per_epoch if data is not None else 1
-        self.schedulers = {
-            p.name: sched
-            for p in model.phases
-            if (sched := schedules.build(p.spec.schedule, self.optimizers[p.name], per_epoch))
-        }
+        self.schedulers = schedules.build_all(model.phases, self.optimizers, data)
         self.step_count = 0
         self._schedulers_started = False  # see step(): their first step is quieted
         self._skip_nonfinite = spec.train.on_nan == "skip"
@@ -331,7 +294,11 @@ class Engine:
                 ) from exc
         # only a scheduler's first step can warn; later steps leave the warning filters
         # alone (changing them resets Python's "shown once" records of other warnings)
-        first = contextlib.nullcontext() if self._schedulers_started else _quiet_order_warning()
+        first = (
+            contextlib.nullcontext()
+            if self._schedulers_started
+            else schedules.quiet_order_warning()
+        )
         with first:
             for scheduler in self.schedulers.values():
                 scheduler.step()
@@ -378,8 +345,7 @@ class Engine:
     # -- what wraps the phases: timing, gradient sync ---------------------------------
     @property
     def timer(self) -> StepTimer | None:
-        """Opt-in per-section timing (:class:`gan.core.timing.StepTimer`); None costs
-        nothing."""
+        """Opt-in per-section timing (:class:`~gan.core.timing.StepTimer`); None: free."""
         return self._timer
 
     @timer.setter
@@ -390,8 +356,8 @@ class Engine:
 
     @property
     def sync(self) -> GradientAverager | None:
-        """Multi-process runs: averages each phase's gradients over the ranks before its
-        optimizer steps (:class:`gan.training.distributed.GradientSync`); None otherwise."""
+        """Averages each phase's gradients over the ranks before its optimizer steps
+        (multi-process runs: ``training.distributed.GradientSync``); None otherwise."""
         return self._sync
 
     @sync.setter

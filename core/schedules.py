@@ -11,8 +11,11 @@ resumed run continues the schedule exactly where it stopped.
 
 from __future__ import annotations
 
+import contextlib
 import json
+import warnings
 from collections import Counter
+from collections.abc import Iterator
 from typing import Annotated, Any, Literal
 
 import torch
@@ -148,3 +151,28 @@ def _decode(value: Any) -> Any:
     if isinstance(value, list):
         return [_decode(v) for v in value]
     return value
+
+
+_SCHEDULER_ORDER = r"Detected call of `lr_scheduler\.step\(\)` before `optimizer\.step\(\)`"
+
+
+@contextlib.contextmanager
+def quiet_order_warning() -> Iterator[None]:
+    """Silence torch's warning that a scheduler stepped before its optimizer. A phase
+    that has not run yet (a later ``start``, ``every``) still advances its schedule: by
+    design the rate is a function of the step counter. torch checks only a scheduler's
+    first step, so the engine needs this on its first step alone."""
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message=_SCHEDULER_ORDER, category=UserWarning)
+        yield
+
+
+def build_all(phases, optimizers: dict, data) -> dict[str, Any]:
+    """Every phase's scheduler (phases without a ``schedule`` have none), stepping per
+    batch; ``data`` tells how many batches an epoch has (``unit = "epoch"``)."""
+    per_epoch = data.batches_per_epoch if data is not None else 1
+    return {
+        p.name: sched
+        for p in phases
+        if (sched := build(p.spec.schedule, optimizers[p.name], per_epoch))
+    }

@@ -9,14 +9,18 @@ Loading happens in two stages, each with errors that name the key at fault:
 
 This module is the spec's public entry; the work is done by one module per job:
 :mod:`~gan.core.spec_names` (the ``name`` rule), :mod:`~gan.core.spec_models` (the
-pydantic models), :mod:`~gan.core.spec_read` (finding, reading and parsing a file),
+pydantic models, on the base tables of :mod:`~gan.core.spec_base`, with the
+``[sample]``/``[eval]``/``[log]`` tables in :mod:`~gan.core.spec_eval`),
+:mod:`~gan.core.spec_read` (finding, reading and parsing a file),
 :mod:`~gan.core.spec_load` (``extends``, ``--set``, ``${}`` references, validation) and
 :mod:`~gan.core.spec_errors` (validation errors as text).
 """
 
 from __future__ import annotations
 
+from gan.core.spec_base import ComponentSpec, Strict
 from gan.core.spec_errors import format_validation_error
+from gan.core.spec_eval import EvalSpec, HealthRule, LogSpec, SampleSpec
 from gan.core.spec_load import (
     MAX_EXTENDS,
     apply_overrides,
@@ -31,17 +35,11 @@ from gan.core.spec_load import (
 from gan.core.spec_models import (
     CORE_DATA_KEYS,
     ROOT_MAX,
-    ComponentSpec,
     DataSpec,
-    EvalSpec,
-    HealthRule,
     InitSpec,
-    LogSpec,
     NetworkSpec,
     PhaseSpec,
-    SampleSpec,
     Spec,
-    Strict,
     TrainSpec,
 )
 from gan.core.spec_names import NAME_MAX, NAME_RULE, name_problem, name_reason, safe_name

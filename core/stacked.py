@@ -31,7 +31,8 @@ import torch
 from torch import nn
 from torch.func import functional_call, stack_module_state
 
-from gan.core.engine import Engine, StepResult, _quiet_order_warning
+from gan.core import schedules
+from gan.core.engine import Engine, StepResult
 from gan.core.plan import Execution
 
 __all__ = ["StackedSteps", "obstacle", "shared_noise", "time_forms"]
@@ -274,7 +275,9 @@ class StackedSteps:
                 self._link(ex.phase.name)
         for engine in self.engines:
             first = (
-                contextlib.nullcontext() if engine._schedulers_started else _quiet_order_warning()
+                contextlib.nullcontext()
+                if engine._schedulers_started
+                else schedules.quiet_order_warning()
             )
             with first:
                 for scheduler in engine.schedulers.values():

@@ -14,7 +14,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from gan.core.spec_models import HealthRule
+from gan.core.spec_eval import HealthRule
 
 
 def _out(value: float, rule: HealthRule) -> bool:

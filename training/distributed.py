@@ -25,7 +25,8 @@ import torch
 import torch.distributed as dist
 from torch import nn
 
-from gan.core.engine import Engine, pick_device, seed_everything
+from gan.core.device import pick_device, seed_everything
+from gan.core.engine import Engine
 from gan.core.errors import GanError, SpecError
 
 T = TypeVar("T")

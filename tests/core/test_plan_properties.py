@@ -68,7 +68,7 @@ def data_alone(model) -> frozenset:
         for c in graph.order
         if not any(
             n in model.samplers or (d.func in model.ops and model.ops[d.func].random)
-            for d in graph.ancestors[c] | {c}
+            for d in graph.calls_for(c.outputs)  # c and its ancestors
             for n in (*d.inputs, d.func)
         )
     )
