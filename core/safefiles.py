@@ -105,7 +105,10 @@ def check_output(target: Path) -> None:
     except FileNotFoundError:
         return
     except OSError as exc:
-        raise GanError(f"Cannot use '{target}': {exc.strerror or exc}.") from None
+        raise GanError(
+            f"Cannot write '{target}': {exc.strerror or exc}. Choose a path in an existing, "
+            f"writable folder."
+        ) from None
     if stat.S_ISREG(mode):
         return
     what = (
