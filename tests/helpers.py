@@ -42,3 +42,45 @@ def assert_short_run_writes_checkpoint(name: str, tmp_path: Path, *overrides: st
         for key, value in json.loads(line).items():
             if isinstance(value, float):
                 assert math.isfinite(value), (key, value)
+
+
+def tiny_gan(
+    name: str,
+    g: dict | None = None,
+    d: dict | None = None,
+    phases: tuple[str, str] = ("d", "g"),
+    lr: float = 0.1,
+) -> dict:
+    """A two-player MLP GAN on 64 digits, as a spec dict: D's phase (d_real + d_fake),
+    then G's (g_adv), SGD at ``lr``. ``g``/``d`` add network parameters; callers add
+    ``train``, ``eval`` or phase keys to the dict returned."""
+    return {
+        "name": name,
+        "data": {"source": "digits", "limit": 64},
+        "samplers": {"z": {"type": "normal", "dim": 3}},
+        "networks": {
+            "G": {"type": "mlp", "in_features": 3, "hidden": [6], "out_features": "image"}
+            | (g or {}),
+            "D": {"type": "mlp", "in_features": "image", "hidden": [6]} | (d or {}),
+        },
+        "graph": {"x_fake": "G(z)", "d_real": "D(x)", "d_fake": "D(x_fake)"},
+        "losses": {
+            "d_real": {"type": "bce_logits", "input": "d_real", "target": 1},
+            "d_fake": {"type": "bce_logits", "input": "d_fake", "target": 0},
+            "g_adv": {"type": "bce_logits", "input": "d_fake", "target": 1},
+        },
+        "phases": [
+            {
+                "name": phases[0],
+                "updates": ["D"],
+                "optimizer": {"type": "sgd", "lr": lr},
+                "losses": {"d_real": 1.0, "d_fake": 1.0},
+            },
+            {
+                "name": phases[1],
+                "updates": ["G"],
+                "optimizer": {"type": "sgd", "lr": lr},
+                "losses": {"g_adv": 1.0},
+            },
+        ],
+    }

@@ -9,6 +9,7 @@ from collections import Counter
 import pytest
 import torch
 import torch.nn.functional as F
+from helpers import tiny_gan
 
 from gan.core.build import build_engine
 from gan.core.errors import SpecError
@@ -19,38 +20,9 @@ LR = 0.5
 
 
 def _spec(simultaneous: bool = True, **generator) -> dict:
-    return {
-        "name": "sim",
-        "data": {"source": "digits", "limit": 64},
-        "samplers": {"z": {"type": "normal", "dim": 3}},
-        "networks": {
-            "G": {"type": "mlp", "in_features": 3, "hidden": [6], "out_features": "image"},
-            "D": {"type": "mlp", "in_features": "image", "hidden": [6], "activation": "tanh"},
-        },
-        "graph": {"x_fake": "G(z)", "d_real": "D(x)", "d_fake": "D(x_fake)"},
-        "losses": {
-            "d_real": {"type": "bce_logits", "input": "d_real", "target": 1},
-            "d_fake": {"type": "bce_logits", "input": "d_fake", "target": 0},
-            "g_adv": {"type": "bce_logits", "input": "d_fake", "target": 1},
-        },
-        "phases": [
-            {
-                "name": "discriminator",
-                "updates": ["D"],
-                "optimizer": {"type": "sgd", "lr": LR},
-                "losses": {"d_real": 1.0, "d_fake": 1.0},
-            },
-            {
-                "name": "generator",
-                "updates": ["G"],
-                "optimizer": {"type": "sgd", "lr": LR},
-                "losses": {"g_adv": 1.0},
-                "simultaneous": simultaneous,
-                **generator,
-            },
-        ],
-        "train": {"batch_size": 8, "device": "cpu"},
-    }
+    spec = tiny_gan("sim", d={"activation": "tanh"}, phases=("discriminator", "generator"), lr=LR)
+    spec["phases"][1] |= {"simultaneous": simultaneous, **generator}
+    return spec | {"train": {"batch_size": 8, "device": "cpu"}}
 
 
 @pytest.fixture

@@ -7,6 +7,7 @@ import copy
 import json
 
 import torch
+from helpers import tiny_gan
 from typer.testing import CliRunner
 
 from gan.cli import app
@@ -18,34 +19,7 @@ from gan.evaluation.evaluate import Evaluation
 
 def _spec(**eval_) -> dict:
     bn = {"batchnorm": True, "batchnorm_first": True}
-    return {
-        "name": "bn-eval",
-        "data": {"source": "digits", "limit": 64},
-        "samplers": {"z": {"type": "normal", "dim": 3}},
-        "networks": {
-            "G": {"type": "mlp", "in_features": 3, "hidden": [6], "out_features": "image", **bn},
-            "D": {"type": "mlp", "in_features": "image", "hidden": [6], **bn},
-        },
-        "graph": {"x_fake": "G(z)", "d_real": "D(x)", "d_fake": "D(x_fake)"},
-        "losses": {
-            "d_real": {"type": "bce_logits", "input": "d_real", "target": 1},
-            "d_fake": {"type": "bce_logits", "input": "d_fake", "target": 0},
-            "g_adv": {"type": "bce_logits", "input": "d_fake", "target": 1},
-        },
-        "phases": [
-            {
-                "name": "d",
-                "updates": ["D"],
-                "optimizer": {"type": "sgd", "lr": 0.1},
-                "losses": {"d_real": 1.0, "d_fake": 1.0},
-            },
-            {
-                "name": "g",
-                "updates": ["G"],
-                "optimizer": {"type": "sgd", "lr": 0.1},
-                "losses": {"g_adv": 1.0},
-            },
-        ],
+    return tiny_gan("bn-eval", g=bn, d=bn) | {
         "train": {"batch_size": 8, "device": "cpu"},
         "eval": {"metrics": {"recon": {"type": "reconstruction", "node": "x_fake"}}, **eval_},
     }

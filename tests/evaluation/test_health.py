@@ -8,6 +8,7 @@ import json
 import math
 
 import pytest
+from helpers import tiny_gan
 
 from gan.core.errors import SpecError
 from gan.core.spec import HealthRule, spec_from_dict
@@ -58,34 +59,7 @@ def test_a_rule_needs_one_signal_and_a_bound():
 
 
 def _spec() -> dict:
-    return {
-        "name": "health",
-        "data": {"source": "digits", "limit": 64},
-        "samplers": {"z": {"type": "normal", "dim": 3}},
-        "networks": {
-            "G": {"type": "mlp", "in_features": 3, "hidden": [6], "out_features": "image"},
-            "D": {"type": "mlp", "in_features": "image", "hidden": [6]},
-        },
-        "graph": {"x_fake": "G(z)", "d_real": "D(x)", "d_fake": "D(x_fake)"},
-        "losses": {
-            "d_real": {"type": "bce_logits", "input": "d_real", "target": 1},
-            "d_fake": {"type": "bce_logits", "input": "d_fake", "target": 0},
-            "g_adv": {"type": "bce_logits", "input": "d_fake", "target": 1},
-        },
-        "phases": [
-            {
-                "name": "d",
-                "updates": ["D"],
-                "optimizer": {"type": "sgd", "lr": 0.1},
-                "losses": {"d_real": 1.0, "d_fake": 1.0},
-            },
-            {
-                "name": "g",
-                "updates": ["G"],
-                "optimizer": {"type": "sgd", "lr": 0.1},
-                "losses": {"g_adv": 1.0},
-            },
-        ],
+    return tiny_gan("health") | {
         "train": {
             "batch_size": 8,
             "device": "cpu",
