@@ -68,7 +68,11 @@ class Evaluate:
             self.evaluation = Evaluation(
                 trainer.engine, trainer.load_split, quiet=trainer.quiet, split=split
             )
-        results = run_metrics(self.evaluation)
+        # an evaluation never moves the training's process-wide random streams: a run
+        # that evaluates at step N resumes from there as one that did not (exact resume)
+        device = trainer.engine.device
+        with torch.random.fork_rng(devices=[device] if device.type == "cuda" else []):
+            results = run_metrics(self.evaluation)
         self.evaluation.reset_model_outputs()
         trainer.hook.gan_eval_end(
             trainer=trainer, step=step, split=self.evaluation.split, results=results

@@ -54,7 +54,10 @@ def test_linear_decay_equals_torch_schedulers_step_for_step() -> None:
 def test_a_phase_that_starts_late_follows_the_step_counter_without_a_warning() -> None:
     schedule = "{type='multistep', milestones=[2], gamma=0.1}"
     engine = tiny_engine(
-        "bigan", f"phases.discriminator.schedule={schedule}", "phases.discriminator.start=3"
+        "bigan",
+        f"phases.discriminator.schedule={schedule}",
+        "phases.discriminator.start=3",
+        "phases.generator.simultaneous=false",  # the official BiGAN steps both together
     )
     with warnings.catch_warnings():
         warnings.simplefilter("error")  # torch's scheduler-order warning would fail here

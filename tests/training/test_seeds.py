@@ -184,7 +184,7 @@ def test_cli_seeds_leave_folders_that_compare_pools(tmp_path) -> None:
     assert result.exit_code == 0, result.output
     (group,) = json.loads(result.output)["groups"]
     assert [r["seed"] for r in group["runs"]] == [0, 1, 2]
-    assert group["summary"]["autoencoder/recon"]["n"] == 3
+    assert group["summary"]["recon/mse"]["n"] == 3  # the final evaluation of each seed
     bad = runner.invoke(app, ["run", "aae", "--seeds", "0-x", "--out", str(tmp_path / "b")])
     assert bad.exit_code == 2 and "--seeds" in bad.output
     both = runner.invoke(app, ["run", "aae", "--seeds", "0-1", "--nproc", "2", *sets])
