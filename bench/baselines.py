@@ -178,6 +178,7 @@ def bigan(nets: dict[str, nn.Module], src: Source, spec: Spec) -> Step:
 def clustergan(nets: dict[str, nn.Module], src: Source, spec: Spec) -> Step:
     n = spec.train.batch_size
     n_critic = next(p.repeat for p in spec.phases if p.name == "critic")  # the seeds' option
+    fresh_g = next(p.redraw for p in spec.phases if p.name == "generator") != "none"
     G, D, E = nets["G"], nets["D"], nets["E"]
     opt_d = adam(D.parameters(), lr=1e-4, betas=(0.5, 0.9))
     opt_ge = adam([*G.parameters(), *E.parameters()], lr=1e-4, betas=(0.5, 0.9))
@@ -200,6 +201,9 @@ def clustergan(nets: dict[str, nn.Module], src: Source, spec: Spec) -> Step:
     def step() -> None:
         for _ in range(n_critic):
             x_fake, zn, zc_idx, d_loss = critic_step()
+        if fresh_g:  # the official loop draws a new z for G's update
+            zn, zc_idx = src.normal(n, 30, std=0.1), src.randint(n, 10)
+            x_fake = G(torch.cat([zn, F.one_hot(zc_idx, 10).float()], dim=1))
         opt_ge.zero_grad()
         zn_hat, zc_logits = E(x_fake)
         g_loss = -D(x_fake).mean() + 10 * F.mse_loss(zn_hat, zn)
