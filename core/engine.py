@@ -292,8 +292,13 @@ class Engine:
                     f"optimizer step of phase '{ex.phase.name}'. Lower train.batch_size, "
                     f'shrink the networks, or train in bfloat16 (train.precision = "bf16").'
                 ) from exc
-        # only a scheduler's first step can warn; later steps leave the warning filters
-        # alone (changing them resets Python's "shown once" records of other warnings)
+        self.advance()
+        return StepResult({k: v / counts[k] for k, v in sums.items()})
+
+    def advance(self) -> None:
+        """End a step: every phase's schedule steps (by the step counter, run or not),
+        then the counter. Only a scheduler's first step can warn; later steps leave the
+        warning filters alone (changing them resets Python's "shown once" records)."""
         first = (
             contextlib.nullcontext()
             if self._schedulers_started
@@ -304,7 +309,6 @@ class Engine:
                 scheduler.step()
         self._schedulers_started = True
         self.step_count += 1
-        return StepResult({k: v / counts[k] for k, v in sums.items()})
 
     def _step_all(self, waiting: list[PhaseStep], ex: Execution) -> None:
         """Step the optimizers of a group of simultaneous phases, all gradients taken."""

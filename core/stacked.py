@@ -31,7 +31,6 @@ import torch
 from torch import nn
 from torch.func import functional_call, stack_module_state
 
-from gan.core import schedules
 from gan.core.engine import Engine, StepResult
 from gan.core.plan import Execution
 
@@ -274,16 +273,7 @@ class StackedSteps:
             if ex.phase.name not in self._linked:
                 self._link(ex.phase.name)
         for engine in self.engines:
-            first = (
-                contextlib.nullcontext()
-                if engine._schedulers_started
-                else schedules.quiet_order_warning()
-            )
-            with first:
-                for scheduler in engine.schedulers.values():
-                    scheduler.step()
-            engine._schedulers_started = True
-            engine.step_count += 1
+            engine.advance()
         means = {k: v / counts[k] for k, v in sums.items()}
         return [StepResult({k: v[i] for k, v in means.items()}) for i in range(self.k)]
 
