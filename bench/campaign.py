@@ -236,7 +236,7 @@ def speed(args: argparse.Namespace) -> dict:
     from gan.core.data import load_data
     from gan.core.resolve import resolve
     from gan.core.spec import load_spec
-    from gan.core.stacked import StackedSteps
+    from gan.core.stacked import StackedSteps, obstacle
     from gan.training.replicas import SeedBySeed, choose_form
 
     counts = args.seeds or [1, 4, 8]
@@ -252,6 +252,7 @@ def speed(args: argparse.Namespace) -> dict:
     for name in models:
         extra = ["data.source=digits"] if args.smoke else [f"data.root={args.data_root}"]
         extra += [f"train.device={device.type}", *args.set]
+        load_at_start = os.getloadavg()[0]
         base = load_spec(REPO / "specs" / f"{name}.toml", extra)
         data = load_data(resolve(base))
         rows = {}
@@ -269,11 +270,16 @@ def speed(args: argparse.Namespace) -> dict:
             steps = {"seed_by_seed": SeedBySeed(engines).step}
             auto = None
             if k > 1:
-                choice, _ = choose_form("auto", engines)
+                choice, stepper = choose_form("auto", engines)
                 auto = {"value": choice.value, "reason": choice.reason}
-                steps["vectorised"] = StackedSteps(engines).step
-            for step in steps.values():
-                measure.warm_up(step, args.seconds / 2, 2)
+                if isinstance(stepper, StackedSteps) or obstacle(engines) is None:
+                    steps["vectorised"] = StackedSteps(engines).step
+            for form, step in list(steps.items()):
+                try:
+                    measure.warm_up(step, args.seconds / 2, 2)
+                except Exception as exc:  # vmap refused this model: auto said so, keep going
+                    print(f"{name} {k} {form}: {str(exc).splitlines()[0][:200]}", flush=True)
+                    del steps[form]
             rates = measure.interleaved_rates(steps, args.repeats, args.seconds, 2)
             row = {
                 form: {"aggregate_steps_per_s": round(k * _median(r), 3), "windows": r}
@@ -288,6 +294,7 @@ def speed(args: argparse.Namespace) -> dict:
                 auto and auto["value"],
                 flush=True,
             )
+        rows["load_average"] = [round(load_at_start, 2), round(os.getloadavg()[0], 2)]
         result["models"][name] = rows
         result["load_average_at_end"] = list(os.getloadavg())
         write_speed(result, Path(args.out))  # each model as it ends: a cut window keeps it
@@ -306,19 +313,21 @@ def speed_markdown(result: dict) -> str:
         "",
         "Aggregate steps/s (seeds × steps/s of each) of K seeds in one process, "
         f"{result['threads']} thread(s), median of {result['settings']['repeats']} "
-        f"interleaved windows of {result['settings']['seconds']} s; load average "
-        f"{result['load_average_at_start'][0]:.1f} at start, "
-        f"{result['load_average_at_end'][0]:.1f} at the end (a shared machine: the "
-        'figures are contended). `auto`: the form `train.vectorize = "auto"` picked.',
+        f"interleaved windows of {result['settings']['seconds']} s, nothing else "
+        "running unless the load average says otherwise (1-minute load at the model's "
+        'start → end). `auto`: the form `train.vectorize = "auto"` picked; "—" where '
+        "vectorising cannot run the model (why: below the table).",
         *(["", result["note"]] if result.get("note") else []),
         "",
-        "| model | "
+        "| model | load | "
         + " | ".join(f"K={k} seed by seed | K={k} vectorised | auto" for k in counts)
         + " |",
-        "| --- |" + " --- | --- | --- |" * len(counts),
+        "| --- | --- |" + " --- | --- | --- |" * len(counts),
     ]
+    reasons: dict[str, str] = {}
     for name, rows in result["models"].items():
-        cells = []
+        load = rows.get("load_average")
+        cells = [f"{load[0]:.1f} → {load[1]:.1f}" if load else "—"]
         for k in counts:
             row = rows[str(k)]
             vec = row.get("vectorised")
@@ -331,19 +340,31 @@ def speed_markdown(result: dict) -> str:
                     else "seed by seed"
                 )
                 right = " ✓" if auto["value"] == faster else " ✗"
+            if auto and not vec:
+                reasons[name] = auto["reason"]
             cells += [
                 f"{row['seed_by_seed']['aggregate_steps_per_s']:.2f}",
                 f"{vec['aggregate_steps_per_s']:.2f}" if vec else "—",
                 (auto["value"] + right) if auto else "—",
             ]
         lines.append(f"| {name} | " + " | ".join(cells) + " |")
-    lines += ["", "✓: `auto` picked the form that measured faster in these windows.", ""]
+    lines += ["", "✓: `auto` picked the form that measured faster in these windows."]
+    lines += [f"- {name}: seed by seed, because {why}." for name, why in reasons.items()]
+    lines.append("")
     return "\n".join(lines)
 
 
 def write_speed(result: dict, out: Path) -> None:
     store = out / "speed.json"
     data = json.loads(store.read_text()) if store.is_file() else {}
+    old = data.get("seeds")
+    if (
+        old
+        and old.get("settings") == result["settings"]
+        and old.get("threads") == result["threads"]
+    ):
+        # a run of some models replaces those models' rows and keeps the others'
+        result = {**result, "models": {**old["models"], **result["models"]}}
     data["seeds"] = result
     store.write_text(json.dumps(data, indent=2) + "\n")
     md = out / "speed.md"

@@ -32,6 +32,7 @@ from torch import nn
 from torch.func import functional_call, stack_module_state
 
 from gan.core.engine import Engine, StepResult
+from gan.core.graph import DATA_NODES
 from gan.core.plan import Execution
 
 __all__ = ["StackedSteps", "obstacle", "shared_noise", "time_forms"]
@@ -53,6 +54,13 @@ def obstacle(engines: list[Engine]) -> str | None:
         return "multi-process gradient averaging"
     if base.compiled.value == "compiled":
         return "train.compile wraps the networks, which vmap does not see through"
+    for call in base.model.graph.order:
+        op = base.model.ops.get(call.func)
+        if op is not None and op.grad_leaf:
+            return (
+                f"op '{call.func}' makes a leaf that a loss differentiates (a gradient "
+                f"penalty), and torch.autograd.grad cannot reach it inside vmap"
+            )
     return None
 
 
@@ -69,17 +77,46 @@ def shared_noise(engines: list[Engine]) -> str | None:
 
 
 class _Bound:
-    """A network called with the current seed's parameters (set inside ``vmap``)."""
+    """A network called with the current seed's parameters (set inside ``vmap``).
+
+    BatchNorm with a cumulative average (``momentum=None``) reads its step counter on the
+    host (``1 / num_batches_tracked``), which ``vmap`` cannot. The seeds step together,
+    so their counters are equal: the counter is read once before ``vmap``
+    (:meth:`read_counters`) and counted here per training call, and each such call runs
+    with ``momentum = 1 / count``, the factor torch would have computed.
+    """
 
     def __init__(self, template: nn.Module) -> None:
         self.template = template
         self.grad = True
         self.params: dict[str, torch.Tensor] = {}
         self.buffers: dict[str, torch.Tensor] = {}
+        self.cumulative = {
+            name: m
+            for name, m in template.named_modules()
+            if isinstance(m, nn.modules.batchnorm._BatchNorm)
+            and m.momentum is None
+            and m.track_running_stats
+        }
+        self.counts = dict.fromkeys(self.cumulative, 0)
+
+    def read_counters(self, stacked_buffers: dict[str, torch.Tensor]) -> None:
+        for name in self.cumulative:
+            key = f"{name}.num_batches_tracked" if name else "num_batches_tracked"
+            self.counts[name] = int(stacked_buffers[key][0])
 
     def __call__(self, *args: Any) -> Any:
         params = self.params if self.grad else {k: v.detach() for k, v in self.params.items()}
-        return functional_call(self.template, (params, self.buffers), args)
+        if not (self.cumulative and self.template.training):
+            return functional_call(self.template, (params, self.buffers), args)
+        for name, module in self.cumulative.items():
+            self.counts[name] += 1
+            module.momentum = 1.0 / self.counts[name]
+        try:
+            return functional_call(self.template, (params, self.buffers), args)
+        finally:
+            for module in self.cumulative.values():
+                module.momentum = None
 
 
 class _VmapView(Engine):
@@ -229,6 +266,7 @@ class StackedSteps:
 
         for net, bound in self.bound.items():
             bound.template.train(self.base.networks[net].training)
+            bound.read_counters(self.buffers[net])
         batched = torch.vmap(one_seed, randomness=self.randomness)  # type: ignore[arg-type]
         return batched(self.params, self.buffers, values)
 
@@ -258,24 +296,43 @@ class StackedSteps:
         values = self.draw(batches)
         sums: dict[str, torch.Tensor] = {}
         counts: dict[str, int] = {}
-        for ex in plan:
-            if ex.resample:
+        waiting: list[Any] = []  # simultaneous phases: stepped after their group
+        for k, ex in enumerate(plan):
+            if ex.fresh == "latents":  # each seed's own data batch, new latents
+                data = [{n: values[n][i] for n in DATA_NODES if n in values} for i in range(self.k)]
+                values = {**values, **self.draw(data)}
+            elif ex.resample:
                 values = self.draw()
+            more = k + 1 < len(plan) and plan[k + 1].simultaneous
+            grouped = ex.simultaneous or more
             opt = self.optimizers[ex.phase.name]
             opt.zero_grad(set_to_none=True)
             total, terms, values = self.forward(ex, values)
             for key, value in terms.items():
                 sums[key] = sums[key] + value if key in sums else value
                 counts[key] = counts.get(key, 0) + 1
-            total.sum().backward()  # the seeds are independent: each gets its own gradient
-            self.clip(ex.phase)
-            opt.step()
-            if ex.phase.name not in self._linked:
-                self._link(ex.phase.name)
+            # the seeds are independent: each gets its own gradient from the sum
+            if grouped:  # one forward for the group (core/plan.py): only this phase's
+                inputs = [self.params[n][name] for n, name in self.order[ex.phase.name]]
+                total.sum().backward(inputs=inputs, retain_graph=more)
+                waiting.append(ex.phase)
+                if not more:
+                    for phase in waiting:
+                        self._step_phase(phase)
+                    waiting.clear()
+                continue
+            total.sum().backward()
+            self._step_phase(ex.phase)
         for engine in self.engines:
             engine.advance()
         means = {k: v / counts[k] for k, v in sums.items()}
         return [StepResult({k: v[i] for k, v in means.items()}) for i in range(self.k)]
+
+    def _step_phase(self, phase) -> None:
+        self.clip(phase)
+        self.optimizers[phase.name].step()
+        if phase.name not in self._linked:
+            self._link(phase.name)
 
     def _follow_rates(self) -> None:
         """The rates the engines' schedules set (every seed's are the same)."""
@@ -347,22 +404,30 @@ def time_forms(stacked: StackedSteps, repeats: int = 3) -> tuple[float, float]:
                 total, _ = engine.forward(ex, vals)
                 total.backward()
 
-    def best(fn: Callable[[], None]) -> float:
-        times = []
-        for _ in range(repeats + 1):  # the first call warms up
-            _sync(stacked.base.device)
-            t0 = time.perf_counter()
-            fn()
-            _sync(stacked.base.device)
-            times.append(time.perf_counter() - t0)
-        return min(times[1:])
+    def timed(fn: Callable[[], None]) -> float:
+        _sync(stacked.base.device)
+        t0 = time.perf_counter()
+        fn()
+        _sync(stacked.base.device)
+        return time.perf_counter() - t0
+
+    def best_of_interleaved() -> tuple[float, float]:
+        """Each form's best of ``repeats`` calls, the two forms alternating, so a burst of
+        other load on a shared machine falls on both, not on whichever ran second."""
+        vectorised()  # warm-up calls (allocator, kernels' first use)
+        seed_by_seed()
+        together, apart = [], []
+        for _ in range(repeats):
+            together.append(timed(vectorised))
+            apart.append(timed(seed_by_seed))
+        return min(together), min(apart)
 
     generators = [e.sampler_generator for e in stacked.engines] + [stacked.view.sampler_generator]
     states = [g.get_state() for g in generators]
     process_rng = torch.get_rng_state()
     with _restored(buffers):
         try:
-            return best(vectorised), best(seed_by_seed)
+            return best_of_interleaved()
         finally:
             for opt in stacked.optimizers.values():
                 opt.zero_grad(set_to_none=True)

@@ -139,6 +139,18 @@ def test_choice_names_its_reason() -> None:
     assert isinstance(stepper, StackedSteps) == (choice.value == "vectorised")
 
 
+def test_gradient_penalty_steps_seed_by_seed_and_says_why() -> None:
+    """vmap cannot take the penalty's autograd.grad: named before any trial runs."""
+    small = ["data.source=digits", "data.limit=64", "train.batch_size=8", "train.device=cpu"]
+    built = []
+    for seed in (0, 1):
+        model = resolve(load_spec("clustergan", [*small, f"train.seed={seed}"]))
+        built.append(build_engine(model, "cpu", load_data(model)))
+    choice, stepper = choose_form("auto", built)
+    assert choice.value == "seed by seed" and "gradient penalty" in choice.reason
+    assert isinstance(stepper, SeedBySeed)
+
+
 def _run(out, *extra: str, resume: bool = False) -> None:
     from gan.training.replicas import Replicas
 
@@ -189,3 +201,50 @@ def test_cli_seeds_leave_folders_that_compare_pools(tmp_path) -> None:
     assert bad.exit_code == 2 and "--seeds" in bad.output
     both = runner.invoke(app, ["run", "aae", "--seeds", "0-1", "--nproc", "2", *sets])
     assert both.exit_code == 2 and "--nproc" in both.output
+
+
+@pytest.mark.parametrize(
+    "spec",
+    [
+        # BatchNorm with a cumulative average (momentum none, whose factor torch reads on
+        # the host) and two players stepping from one forward (simultaneous phases)
+        "bigan",
+        # the generator phase draws fresh latents for the same data batch (fresh = latents)
+        "infogan",
+    ],
+)
+def test_vectorised_official_recipes_equal_single_runs(float64, spec: str) -> None:
+    """The official recipes' step features, vectorised for K = 2, equal each seed alone."""
+    small = [
+        "data.source=digits",
+        "data.image_size=28",
+        "data.limit=128",
+        "train.batch_size=8",
+        "train.device=cpu",
+    ]
+
+    def replicas() -> list[Engine]:
+        out, data = [], None
+        for seed in (0, 1):
+            model = resolve(load_spec(spec, [*small, f"train.seed={seed}"]))
+            if data is None:
+                images, labels = load_data(model)
+                data = (images.to(torch.get_default_dtype()), labels)
+            out.append(build_engine(model, "cpu", data))
+        return out
+
+    alone = []
+    for engine in replicas():
+        for _ in range(5):
+            engine.step()
+        alone.append(state(engine))
+    together = replicas()
+    assert obstacle(together) is None
+    stacked = StackedSteps(together)
+    for _ in range(5):
+        stacked.step()
+    gaps = [distance(state(e), a) for e, a in zip(together, alone, strict=True)]
+    assert max(gaps) < TOLERANCE, gaps
+    if spec == "bigan":
+        counters = [k for k in alone[0] if k.endswith("num_batches_tracked")]
+        assert counters and all(float(alone[0][k]) > 0 for k in counters)
