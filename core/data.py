@@ -70,14 +70,16 @@ def validation_indices(n: int, val: int | float, seed: int) -> torch.Tensor | No
     below 1) held out for validation, drawn with a generator of their own
     (``data.val_seed``): the same split for every training seed, every resume and every
     process. None when ``val`` is 0."""
+    written = val
     if isinstance(val, float):
         val = round(val * n)
     if not val:
         return None
     if val >= n:
+        count = f" ({val} of {n} examples)" if isinstance(written, float) else ""
         raise DataError(
-            f"data.val = {val} leaves no training examples (the source has {n}). "
-            f"Hold out fewer, e.g. --set data.val={max(1, n // 6)}."
+            f"data.val = {written}{count} leaves no training examples (the source has "
+            f"{n}). Hold out fewer, e.g. --set data.val={max(1, n // 6)}."
         )
     order = torch.randperm(n, generator=torch.Generator().manual_seed(seed))
     return order[:val].sort().values

@@ -232,12 +232,8 @@ def resolve(spec: Spec, registry: Registry | None = None) -> ResolvedSpec:
     metrics = {
         name: _resolve_metric(registry, name, s, graph) for name, s in spec.eval.metrics.items()
     }
-    if spec.eval.best is not None and spec.eval.best.split("/", 1)[0] not in metrics:
-        raise SpecError(
-            f"eval.best = '{spec.eval.best}': no metric named "
-            f"'{spec.eval.best.split('/', 1)[0]}' in [eval.metrics] ({known(metrics)}). "
-            f"Write 'METRIC/KEY', e.g. 'cluster/acc'."
-        )
+    if spec.eval.best is not None:
+        _check_best(spec.eval.best, metrics)
     return ResolvedSpec(
         spec,
         registry,
@@ -320,6 +316,28 @@ def _resolve_metric(registry: Registry, name: str, s: ComponentSpec, graph: Grap
         if value is not None:
             graph.require(value, f"{where}.{key}")
     return resolved
+
+
+def _check_best(best: str, metrics: dict[str, Resolved]) -> None:
+    """``eval.best = "METRIC/KEY"``: the metric is declared and, where its component
+    says which of its keys have a better side, KEY is one of them. Checked here, so a
+    typo fails before training rather than at the first evaluation."""
+    name, _, key = best.partition("/")
+    if name not in metrics:
+        raise SpecError(
+            f"eval.best = '{best:.80}': no metric named '{name:.40}' in [eval.metrics] "
+            f"({known(metrics)}). Write 'METRIC/KEY', e.g. 'cluster/acc'."
+        )
+    component = metrics[name].component
+    directions = getattr(component, "directions", None)
+    if not directions or (key and component.direction(key) is not None):
+        return
+    ranked = ", ".join(f"{name}/{k}" for k in directions)
+    hint = did_you_mean(key, list(directions)) if key else ""
+    raise SpecError(
+        f"eval.best = '{best:.80}': metric '{name}' ({component.name}) has no key "
+        f"'{key:.40}' to choose a checkpoint by.{hint} Its keys with a better side: {ranked}."
+    )
 
 
 def _check_identifier(name: str, section: str) -> None:

@@ -8,6 +8,7 @@ problem is a :class:`~gan.core.errors.SpecError` naming the key at fault.
 
 from __future__ import annotations
 
+import copy
 import re
 import tomllib
 from pathlib import Path
@@ -19,7 +20,14 @@ from gan.core.errors import SpecError, did_you_mean
 from gan.core.limits import MAX_INT_DIGITS
 from gan.core.spec_errors import format_validation_error, shown
 from gan.core.spec_models import Spec
-from gan.core.spec_read import check_depth, find_spec_file, parse_toml, read_spec_bytes, too_deep
+from gan.core.spec_read import (
+    SPECS_DIR,
+    check_depth,
+    find_spec_file,
+    parse_toml,
+    read_spec_bytes,
+    too_deep,
+)
 
 
 def load_spec(name_or_path: str | Path, overrides: list[str] | None = None) -> Spec:
@@ -35,14 +43,26 @@ def spec_from_dict(
     source: str = "spec",
     folder: Path | None = None,
 ) -> Spec:
-    data = extend(data, folder, source=source)
-    data = apply_overrides(data, list(overrides or []))
+    base = extend(data, folder, source=source)
+    pristine = copy.deepcopy(base) if overrides else base  # overrides edit in place
+    data = apply_overrides(base, list(overrides or []))
     check_depth(data, source if not overrides else f"{source} (with --set)")
     data = interpolate(data)
     try:
         return Spec.model_validate(data)
     except ValidationError as exc:
+        if overrides and _valid(pristine):  # the spec alone is fine: the --set made it wrong
+            shown_set = " ".join(f"--set {o}" for o in overrides)
+            source = f"{source} with {shown_set[:200]}"
         raise SpecError(format_validation_error(exc, source, data)) from None
+
+
+def _valid(data: dict[str, Any]) -> bool:
+    try:
+        Spec.model_validate(interpolate(data))
+    except (ValidationError, SpecError):
+        return False
+    return True
 
 
 def read_spec_data(path: Path, seen: tuple[Path, ...] = ()) -> dict[str, Any]:
@@ -71,16 +91,41 @@ def extend(
     base_name = data.pop("extends")
     if not isinstance(base_name, str) or not base_name:
         raise SpecError(f"{source}: extends = {shown(base_name)} must name a spec (e.g. 'bigan').")
-    candidate = Path(base_name).expanduser()
-    if folder is not None and not candidate.is_absolute() and (folder / candidate).is_file():
-        candidate = folder / candidate
-    path = find_spec_file(candidate if candidate.is_file() else base_name)
+    path = _base_path(base_name, folder, source)
     if path.resolve() in seen:
         chain = " → ".join(str(p) for p in (*seen, path.resolve()))
         raise SpecError(f"{source}: extends = '{base_name}' makes a cycle: {chain}.")
     if len(seen) > MAX_EXTENDS:
         raise SpecError(f"{source}: more than {MAX_EXTENDS} specs extend each other.")
     return merge(read_spec_data(path, seen), data, source)
+
+
+def _base_path(base_name: str, folder: Path | None, source: str) -> Path:
+    """Where ``extends = base_name`` points: a path relative to the extending file's
+    folder (never the current folder, which would make the spec mean something else
+    when run from elsewhere), an absolute path, or a shipped spec's short name."""
+    candidate = Path(base_name).expanduser()
+    if candidate.is_absolute():
+        looked = [candidate]
+    elif folder is not None:
+        looked = [folder / candidate]
+    else:
+        looked = []
+    for path in looked:
+        if path.exists():
+            return path  # a folder or a device: read_spec_bytes says what is wrong
+    if len(candidate.parts) == 1 and candidate.suffix in ("", ".toml"):
+        shipped = SPECS_DIR / f"{candidate.stem}.toml"
+        if shipped.is_file():
+            return shipped
+        looked.append(shipped)
+    names = sorted(p.stem for p in SPECS_DIR.glob("*.toml"))
+    where = " nor ".join(f"'{p}'" for p in looked) or "nowhere (no spec file to be relative to)"
+    raise SpecError(
+        f"{source}: extends = {shown(base_name)} was not found: looked for {where}."
+        f"{did_you_mean(candidate.stem, names)} Give a path relative to the extending "
+        f"spec's folder, or a shipped spec's short name: {', '.join(names)}."
+    )
 
 
 def merge(base: Any, over: Any, source: str = "spec", where: str = "") -> Any:

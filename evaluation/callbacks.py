@@ -56,18 +56,27 @@ class Evaluate:
         self.evaluation: Evaluation | None = None  # built at the first evaluation
         self.best: float | None = None
 
+    def check_split(self, trainer: Trainer) -> None:
+        """Read the split at the start: one too small to evaluate fails before training."""
+        self._evaluation(trainer).data()
+
+    def _evaluation(self, trainer: Trainer) -> Evaluation:
+        if self.evaluation is None:
+            # model selection reads the validation split, never the test split
+            split = "val" if trainer.spec.data.val else trainer.spec.eval.split
+            self.evaluation = Evaluation(
+                trainer.engine, trainer.load_split, quiet=trainer.quiet, split=split
+            )
+        return self.evaluation
+
     @hookimpl
     def gan_step_end(self, trainer: Trainer, step: int) -> None:
         due = self.every is not None and step % self.every == 0
         if not due and not trainer.is_last_step(step):
             return
         spec = trainer.spec
-        if self.evaluation is None:
-            # model selection reads the validation split, never the test split
-            split = "val" if spec.data.val else spec.eval.split
-            self.evaluation = Evaluation(
-                trainer.engine, trainer.load_split, quiet=trainer.quiet, split=split
-            )
+        self._evaluation(trainer)
+        assert self.evaluation is not None
         # an evaluation never moves the training's process-wide random streams: a run
         # that evaluates at step N resumes from there as one that did not (exact resume)
         device = trainer.engine.device
@@ -124,6 +133,8 @@ def gan_train_start(trainer: Trainer) -> None:
     # [eval] every unset: one evaluation at the end, so that every run with metrics
     # reports a figure (in the console, metrics.jsonl and `gan report`)
     if trainer.spec.eval.every is not None or trainer.spec.eval.metrics:
-        trainer.add_callback(Evaluate(trainer, trainer.spec.eval.every))
+        evaluate = Evaluate(trainer, trainer.spec.eval.every)
+        evaluate.check_split(trainer)
+        trainer.add_callback(evaluate)
     if trainer.spec.sample.node is not None and trainer.dist.is_main:
         trainer.add_callback(SampleGrids(trainer.sample_every))

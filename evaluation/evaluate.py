@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 import torch
 
 from gan.core.engine import Engine
-from gan.core.errors import SpecError
+from gan.core.errors import DataError, SpecError
 from gan.evaluation import classifier as judge
 from gan.evaluation.batchnorm import batchnorm_mode
 
@@ -24,6 +24,7 @@ DataLoader = Callable[[str], tuple[torch.Tensor, torch.Tensor]]
 
 # Added to ``eval.seed`` per split: selection (val) and the reported figure (test) draw
 # different latents; "test" keeps eval.seed itself.
+MIN_EXAMPLES = 16  # fewer: covariances, k-means with ≥ 10 clusters, 1-NN are undefined
 LATENT_SEED_OFFSETS = {"test": 0, "val": 1_000_003, "train": 2_000_003}
 """``split -> (scaled images, labels)`` on the CPU."""
 
@@ -76,6 +77,17 @@ class Evaluation:
         key = (split, limit)
         if key not in self._data:
             images, labels = self.load(split)
+            if len(images[:limit]) < MIN_EXAMPLES:
+                raise DataError(
+                    f"The {split} split holds {len(images[:limit])} example(s); an evaluation "
+                    f"needs at least {MIN_EXAMPLES} (statistics such as a Fréchet distance "
+                    f"or a clustering are undefined on fewer). "
+                    + (
+                        "Hold out more with --set data.val=5000."
+                        if split == "val"
+                        else "Raise eval.limit or evaluate another split."
+                    )
+                )
             self._data[key] = (images[:limit], labels[:limit])
         return self._data[key]
 

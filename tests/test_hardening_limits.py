@@ -113,3 +113,77 @@ def test_an_undefined_huge_reference_is_echoed_short():
 def test_a_reference_to_a_default_says_only_written_keys_resolve():
     with pytest.raises(SpecError, match="Only keys written in the spec"):
         load_spec("bigan", ['networks.G.latent_dim="${train.compile}"'])
+
+
+# -- messages that name the right culprit -----------------------------------------------
+
+
+def test_a_validation_fraction_that_leaves_nothing_is_named_as_written():
+    from gan.core.data import validation_indices
+    from gan.core.errors import DataError
+
+    with pytest.raises(DataError, match=r"data.val = 0.99999 \(1437 of 1437 examples\)"):
+        validation_indices(1437, 0.99999, 0)
+
+
+def test_a_bad_set_on_a_stored_spec_blames_the_set_not_the_spec():
+    from helpers import read_spec
+
+    from gan.core.spec import spec_from_dict
+
+    stored = read_spec("bigan")
+    with pytest.raises(SpecError, match=r"with --set eval.split=nonsense is not a valid") as err:
+        spec_from_dict(stored, ["eval.split=nonsense"], "'run/checkpoints/best.safetensors'")
+    assert "eval.split" in str(err.value)
+    stored["train"]["steps"] = -3  # the stored spec's own fault: it stays named alone
+    with pytest.raises(SpecError, match=r"best.safetensors' is not a valid"):
+        spec_from_dict(stored, ["eval.split=test"], "'run/checkpoints/best.safetensors'")
+
+
+def test_a_missing_base_says_where_it_looked_and_never_reads_the_current_folder(
+    tmp_path, monkeypatch
+):
+    here, there = tmp_path / "here", tmp_path / "there"
+    here.mkdir()
+    there.mkdir()
+    shutil.copy(Path(__file__).parents[1] / "specs" / "bigan.toml", here / "base.toml")
+    (there / "variant.toml").write_text('extends = "base.toml"\nname = "v"\n')
+    monkeypatch.chdir(here)  # a base.toml in the current folder must not be picked up
+    with pytest.raises(SpecError, match="not found: looked for") as err:
+        load_spec(there / "variant.toml")
+    assert str(there / "base.toml") in str(err.value)
+    (there / "base.toml").write_text((here / "base.toml").read_text())
+    assert load_spec(there / "variant.toml").name == "v"
+
+
+def test_an_unknown_best_key_fails_at_load_time_with_a_suggestion():
+    from gan.core.resolve import resolve
+
+    with pytest.raises(SpecError, match="has no key 'knn1_acx'") as err:
+        resolve(load_spec("bigan", ["eval.best=probe_feat/knn1_acx"]))
+    assert "probe_feat/*_acc" in str(err.value)  # the keys it could be
+    assert resolve(load_spec("bigan", ["eval.best=probe_feat/knn1_acc"]))
+
+
+def test_init_from_a_spec_written_without_spaces_renames_it(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    source = tmp_path / "tight.toml"
+    text = (Path(__file__).parents[1] / "specs" / "cgan.toml").read_text()
+    source.write_text(text.replace('name = "cgan"', 'name="cgan"'))
+    result = runner.invoke(app, ["init", "fresh", "--from", str(source)])
+    assert result.exit_code == 0, result.output
+    written = load_spec(tmp_path / "fresh.toml")
+    assert written.name == "fresh"
+
+
+def test_a_validation_split_too_small_to_evaluate_fails_before_training(tmp_path):
+    out = tmp_path / "run"
+    result = runner.invoke(
+        app,
+        ["run", "cgan", "--out", str(out), "--set", "data.source=digits", "--set", "data.val=1"]
+        + ["--set", "train.steps=3", "--set", "eval.every=1"],
+    )
+    assert result.exit_code == 2, result.output
+    assert "holds 1 example(s)" in result.output and "Traceback" not in result.output
+    metrics = out / "metrics.jsonl"
+    assert not metrics.exists() or not metrics.read_text().strip()  # no step was trained

@@ -155,6 +155,7 @@ def compare(
             f"{len(folders) - len(unique)} run folder(s) named more than once; each counted once."
         )
     runs = [read_run(p) for p in unique.values()]
+    warnings += [f"{run.path}: {note}" for run in runs for note in run.notes]
     flat = [flatten_spec(r.spec) for r in runs]
     keys = sorted(set().union(*flat))
     varying = [k for k in keys if len({repr(f.get(k)) for f in flat}) > 1]

@@ -21,12 +21,21 @@ from gan.core.safefiles import check_output, read_inside, write_output
 from gan.training.runinfo import Run, read_run
 
 MAX_GRIDS = 8  # sample grids shown, evenly spaced over the run, the newest always
+MAX_PANELS = 16  # loss panels (one per phase) and metric panels drawn; the rest named
+MAX_DRAWN = 300  # graph nodes + phases beyond which the picture is not drawn (dot's time)
+MAX_PLAN_ROWS = 100  # rows of the phase table
 MARKERS_UP_TO = 40  # curves of at most this many points are drawn with markers
 SMOOTH_FROM = 300  # curves of at least this many points get a moving average
 
 
 def _e(value: Any) -> str:
     return html.escape(str(value), quote=False)  # text only: no attribute takes it
+
+
+def _plain(text: str) -> str:
+    """Text matplotlib draws as written: a ``$`` would start its math mode (mathtext),
+    which fails on, or renders, a name that happens to hold two of them."""
+    return text.replace("$", r"\$")
 
 
 def _png(fig) -> str:
@@ -61,12 +70,12 @@ def loss_plot(run: Run) -> list[str]:
     for key in names:
         phases.setdefault(key.split("/", 1)[0], []).append(key)
     panels = []
-    for phase, keys in phases.items():
+    for phase, keys in list(phases.items())[:MAX_PANELS]:
         fig, ax = _figure()
         for key in keys:
             points = [(r["step"], r[key]) for r in run.train if _num(r.get(key))]
-            _curve(ax, points, label=key.split("/", 1)[1])
-        ax.set_title(f"phase {phase}", fontsize=10)
+            _curve(ax, points, label=_plain(key.split("/", 1)[1]))
+        ax.set_title(_plain(f"phase {phase}"), fontsize=10)
         ax.set_xlabel("step")
         ax.set_ylabel("loss (mean per log interval)", fontsize=8)
         ax.grid(alpha=0.3)
@@ -120,15 +129,15 @@ def eval_plot(run: Run) -> list[str]:
         return []  # one evaluation: the table says it all
     best = run.best_eval()
     panels = []
-    for key in metrics:
+    for key in metrics[:MAX_PANELS]:
         fig, ax = _figure(3.4, 2.4)
         points = [(r["step"], r[key]) for r in run.evals if _num(r.get(key))]
         _curve(ax, points, color="#1f78b4")
         if best is not None:
             ax.axvline(best["step"], color="#e31a1c", linewidth=0.8, linestyle="--")
-        ax.set_title(key, fontsize=9)
+        ax.set_title(_plain(key), fontsize=9)
         ax.set_xlabel("step", fontsize=8)
-        ax.set_ylabel(key.rsplit("/", 1)[-1], fontsize=8)
+        ax.set_ylabel(_plain(key.rsplit("/", 1)[-1]), fontsize=8)
         ax.tick_params(labelsize=7)
         ax.grid(alpha=0.3)
         panels.append(_png(fig))
@@ -280,9 +289,6 @@ code { font-size: 0.92em; }
 
 def build_report(path: str | Path) -> str:
     """The HTML text of the report on the run folder ``path``."""
-    from gan.tools import graphview
-    from gan.tools.inspect import collapse_plan, render
-
     run = read_run(path)
     parts: list[str] = []
     add = parts.append
@@ -308,6 +314,12 @@ def build_report(path: str | Path) -> str:
     losses = loss_plot(run)
     if losses:
         add(_panels(losses, "loss curves", "panel"))
+        phases = {key.split("/", 1)[0] for key in run.loss_names()}
+        if len(phases) > MAX_PANELS:
+            add(
+                f'<p class="note">{len(phases)} phases log losses: the first {MAX_PANELS} '
+                f"are drawn (metrics.jsonl holds them all).</p>"
+            )
     else:
         add('<p class="note">No training line in metrics.jsonl yet.</p>')
 
@@ -319,32 +331,7 @@ def build_report(path: str | Path) -> str:
     if info is None:
         add(f'<p class="note">The graph cannot be drawn here: {_e(why)}</p>')
     else:
-        try:
-            svg, drawn_by = graphview.to_svg(info)
-            add(f'<div class="figure" id="graph-picture">{svg}</div>')
-            add(
-                f'<p class="sub">Nodes are filled with the colour of the network that computes '
-                f"them; notes are loss terms, 3-D boxes phases (edges carry the weights), dashed "
-                f"edges the networks each phase updates. Drawn by {_e(drawn_by)}.</p>"
-            )
-        except GanError as exc:
-            add(f'<p class="note">{_e(exc)}</p>')
-        add(
-            "<table><tr><th>phase</th><th>per step</th><th>updates</th><th>optimizer</th>"
-            "<th>minimises</th></tr>"
-        )
-        for group in collapse_plan(info["plan"]):
-            p = group["first"]
-            opt = p["optimizer"]
-            per = f"×{group['count']}" + (f", every {p['every']} steps" if p["every"] != 1 else "")
-            terms = " + ".join(f"{w:g}·{t}" for t, w in p["losses"].items())
-            add(
-                f"<tr><td>{_e(p['phase'])}</td><td>{_e(per)}</td>"
-                f"<td>{_e(', '.join(p['updates']))}</td>"
-                f"<td>{_e(opt['type'])} lr={_e(opt.get('lr'))}</td><td>{_e(terms)}</td></tr>"
-            )
-        add("</table>")
-        add(f"<details><summary>gan inspect</summary><pre>{_e(render(info))}</pre></details>")
+        parts.extend(_graph_section(info))
 
     add('<h2 id="samples">Samples over training</h2>')
     parts.extend(_samples_section(run))
@@ -356,6 +343,53 @@ def build_report(path: str | Path) -> str:
         add('<p class="note">spec.toml is missing.</p>')
     add("</main></body></html>")
     return "\n".join(parts)
+
+
+def _graph_section(info: dict[str, Any]) -> list[str]:
+    """The graph's picture (unless too large to lay out here), the phase table (its
+    first :data:`MAX_PLAN_ROWS` rows) and `gan inspect`'s text."""
+    from gan.tools import graphview
+    from gan.tools.inspect import collapse_plan, render
+
+    out: list[str] = []
+    size = len(info["nodes"]) + len(info["plan"])
+    if size > MAX_DRAWN:
+        out.append(
+            f'<p class="note">The graph has {len(info["nodes"])} nodes and '
+            f"{len(info['plan'])} phase executions per step, more than {MAX_DRAWN} to lay out "
+            f"here; <code>gan inspect SPEC --format dot</code> writes it for Graphviz.</p>"
+        )
+    else:
+        try:
+            svg, drawn_by = graphview.to_svg(info)
+            out.append(f'<div class="figure" id="graph-picture">{svg}</div>')
+            out.append(
+                f'<p class="sub">Nodes are filled with the colour of the network that computes '
+                f"them; notes are loss terms, 3-D boxes phases (edges carry the weights), dashed "
+                f"edges the networks each phase updates. Drawn by {_e(drawn_by)}.</p>"
+            )
+        except GanError as exc:
+            out.append(f'<p class="note">{_e(exc)}</p>')
+    out.append(
+        "<table><tr><th>phase</th><th>per step</th><th>updates</th><th>optimizer</th>"
+        "<th>minimises</th></tr>"
+    )
+    groups = collapse_plan(info["plan"])
+    for group in groups[:MAX_PLAN_ROWS]:
+        p = group["first"]
+        opt = p["optimizer"]
+        per = f"×{group['count']}" + (f", every {p['every']} steps" if p["every"] != 1 else "")
+        terms = " + ".join(f"{w:g}·{t}" for t, w in p["losses"].items())
+        out.append(
+            f"<tr><td>{_e(p['phase'])}</td><td>{_e(per)}</td>"
+            f"<td>{_e(', '.join(p['updates']))}</td>"
+            f"<td>{_e(opt['type'])} lr={_e(opt.get('lr'))}</td><td>{_e(terms)}</td></tr>"
+        )
+    out.append("</table>")
+    if len(groups) > MAX_PLAN_ROWS:
+        out.append(f'<p class="sub">The first {MAX_PLAN_ROWS} of {len(groups)} rows.</p>')
+    out.append(f"<details><summary>gan inspect</summary><pre>{_e(render(info))}</pre></details>")
+    return out
 
 
 def _eval_section(run: Run) -> list[str]:

@@ -152,6 +152,93 @@ def read_metrics(path: Path) -> tuple[list[dict[str, Any]], list[dict[str, Any]]
     return train, evals, notes
 
 
+# -- damaged fields: what a report and a comparison can rely on ---------------------------
+
+MAX_MAGNITUDE = 1e100  # no loss, metric or time reaches this; beyond it sums overflow
+SPEC_TABLES = ("data", "train", "eval", "sample", "log", "samplers", "networks", "graph", "losses")
+SESSION_NUMBERS = ("started", "ended", "seconds", "world_size", "step")
+SESSION_TEXTS = ("command", "cwd", "status")
+
+
+def _usable(value: Any) -> bool:
+    """A number a report may draw and a comparison may sum: finite and of sane size."""
+    return (
+        isinstance(value, int | float)
+        and not isinstance(value, bool)
+        and math.isfinite(value)
+        and abs(value) < MAX_MAGNITUDE
+    )
+
+
+def _clean_lines(lines: list[dict[str, Any]], file: str) -> list[str]:
+    """Drop from metrics lines the values that are neither usable numbers nor short
+    texts (in place); one note naming the first few, so the reader knows what is left
+    out. A line keeps its step: a damaged value does not lose the others."""
+    damaged: list[str] = []
+    for line in lines:
+        for key in [k for k in line if k != "step"]:
+            value = line[key]
+            if key == "split" and (value is None or isinstance(value, str)):
+                continue
+            if _usable(value):
+                continue
+            damaged.append(f"'{key[:60]}' at step {line['step']} ({str(value)[:20]})")
+            del line[key]
+    if not damaged:
+        return []
+    shown = ", ".join(damaged[:3]) + (f" and {len(damaged) - 3} more" if len(damaged) > 3 else "")
+    return [f"{file}: {len(damaged)} value(s) that are not finite numbers left out: {shown}"]
+
+
+def _clean_spec(spec: dict[str, Any]) -> list[str]:
+    """A spec.toml a report reads: each table a table, ``phases`` a list of tables."""
+    notes = []
+    for key in SPEC_TABLES:
+        if key in spec and not isinstance(spec[key], dict):
+            notes.append(
+                f"spec.toml: '{key}' is {repr(spec[key])[:20]}, not a table; read as empty"
+            )
+            spec[key] = {}
+    phases = spec.get("phases")
+    if phases is not None and not (
+        isinstance(phases, list) and all(isinstance(p, dict) for p in phases)
+    ):
+        notes.append("spec.toml: 'phases' is not a list of tables; read as none")
+        spec["phases"] = []
+    return notes
+
+
+def _clean_info(info: dict[str, Any]) -> list[str]:
+    """run.json's sessions: a list of tables whose times are finite numbers and whose
+    texts are texts; anything else is dropped and named."""
+    notes: list[str] = []
+    sessions = info.get("sessions")
+    if sessions is None:
+        return notes
+    if not isinstance(sessions, list):
+        info["sessions"] = []
+        return [f"run.json: 'sessions' is not a list ({type(sessions).__name__}); not read"]
+    kept = [s for s in sessions if isinstance(s, dict)]
+    if len(kept) < len(sessions):
+        notes.append(f"run.json: {len(sessions) - len(kept)} session(s) are not tables; not read")
+    for k, session in enumerate(kept):
+        bad = [key for key in SESSION_NUMBERS if key in session and not _usable(session[key])]
+        bad += [
+            key for key in SESSION_TEXTS if key in session and not isinstance(session[key], str)
+        ]
+        bad += [
+            key
+            for key in ("machine", "versions")
+            if key in session and not isinstance(session[key], dict)
+        ]
+        for key in bad:
+            del session[key]
+        if bad:
+            notes.append(f"run.json: session {k + 1}'s {', '.join(bad)} damaged; left out")
+    info["sessions"] = kept
+    return notes
+
+
 def read_run(path: str | Path) -> Run:
     """Read a run folder; a GanError naming the problem and the fix if it is not one."""
     from gan.core.spec import parse_toml
@@ -185,6 +272,10 @@ def read_run(path: str | Path) -> Run:
     best = ckpt / "best.safetensors"
     run.best_checkpoint = best if regular_inside(path, best) else None
     run.info = read_run_json(path)
+    run.notes += _clean_spec(run.spec)
+    run.notes += _clean_lines(run.train, "metrics.jsonl")
+    run.notes += _clean_lines(run.evals, "metrics.jsonl (evaluations)")
+    run.notes += _clean_info(run.info)
     return run
 
 

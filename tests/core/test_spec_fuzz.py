@@ -269,3 +269,145 @@ def test_deep_nesting_fails_cleanly(request):
             assert result.exit_code == 2, result.output
 
     run()
+
+
+# -- the features since: schedules, phase options, BatchNorm options, [eval] BatchNorm
+# and health, seeds, ${} references and `extends` ----------------------------------------
+
+odd_numbers = st.one_of(
+    scalars,
+    st.sampled_from([math.nan, math.inf, -math.inf, -1, 0, 1e308, 10**30, 2**70]),
+    st.lists(st.sampled_from([math.nan, math.inf, -3, 0, 5, 10**20]), max_size=3),
+)
+references = st.one_of(
+    st.sampled_from(
+        [
+            "${train.batch_size}",
+            "${train.batch_size} + ${samplers.z.dim}",
+            "${nope.key}",
+            "${train.compile}",
+            "${train}",
+            "${",
+            "${train.batch_size} * 2",
+            "${name}",
+            "${samplers.z.dim} + " + "9" * 5000,
+        ]
+    ),
+    st.builds(lambda k: "${" + k + "}", st.text(max_size=12)),
+)
+FEATURE_KEYS = {
+    ("phases", 0, "schedule"): st.one_of(
+        st.fixed_dictionaries(
+            {"type": st.sampled_from(["exponential_decay", "step", "cosine", "linear", "zz"])},
+            optional={
+                k: odd_numbers
+                for k in ("hold", "decay", "end_factor", "milestones", "gamma", "unit", "steps")
+            },
+        ),
+        values,
+    ),
+    ("phases", 1, "simultaneous"): values,
+    ("phases", 1, "fresh"): st.one_of(st.sampled_from(["none", "latents", "batch"]), values),
+    ("phases", 1, "fresh_batch"): values,
+    ("phases", 0, "every"): odd_numbers,
+    ("phases", 0, "clip_grad_norm"): odd_numbers,
+    ("networks", "G", "batchnorm_affine"): st.one_of(st.sampled_from(["shift", "gamma"]), values),
+    ("networks", "G", "batchnorm_eps"): odd_numbers,
+    ("networks", "E", "batchnorm_momentum"): st.one_of(st.just("none"), odd_numbers),
+    ("networks", "D", "last_init"): values,
+    ("eval", "batchnorm"): st.one_of(st.sampled_from(["running", "batch", "reestimate"]), values),
+    ("eval", "batchnorm_batches"): odd_numbers,
+    ("eval", "best"): st.one_of(st.sampled_from(["probe/knn1_acc", "probe/acx", "nope/x"]), values),
+    ("eval", "health", "h"): st.one_of(
+        st.fixed_dictionaries(
+            {},
+            optional={
+                "metric": st.sampled_from(["samples/frechet", "nope", ""]),
+                "loss": st.sampled_from(["discriminator/d_real", "x/y"]),
+                "above": odd_numbers,
+                "below": odd_numbers,
+                "last": odd_numbers,
+                "says": st.text(max_size=300),
+            },
+        ),
+        values,
+    ),
+    ("train", "seeds"): st.one_of(st.lists(odd_numbers, max_size=4), values),
+    ("train", "seed"): odd_numbers,
+    ("data", "val"): odd_numbers,
+    ("data", "val_seed"): odd_numbers,
+    ("train", "vectorize"): st.one_of(st.sampled_from(["auto", True, False]), values),
+    ("train", "cuda_graph"): st.one_of(st.sampled_from(["auto", True, False]), values),
+}
+feature_mutation = st.one_of(
+    *(
+        st.tuples(st.just("put"), st.just(path), strategy)
+        for path, strategy in FEATURE_KEYS.items()
+    ),
+    st.tuples(st.just("put"), st.sampled_from(PATHS), references),
+)
+
+
+def put(spec, path, value):
+    """Set ``path`` (creating tables on the way); a vanished list index is skipped."""
+    node = spec
+    try:
+        for key in path[:-1]:
+            node = node.setdefault(key, {}) if isinstance(node, dict) else node[key]
+        node[path[-1]] = value
+    except (KeyError, IndexError, TypeError):
+        pass
+
+
+def test_new_features_fail_cleanly(request):
+    @fuzz_settings(request, 0.3)
+    @given(st.lists(feature_mutation, min_size=1, max_size=3))
+    def run(mutations):
+        spec = copy.deepcopy(BASE)
+        for _, path, value in mutations:
+            put(spec, path, value)
+        content = dump(spec)
+        if content is not None:
+            check(content)
+
+    run()
+
+
+def test_extends_variants_fail_cleanly(request):
+    """A file extending a base beside it (or a shipped spec, or nothing that exists),
+    patching phases by name, tables or values of any type."""
+    base_names = st.sampled_from(
+        ["base.toml", "base", "bigan", "./base.toml", "missing.toml", "../x.toml", "", "/dev/zero"]
+    )
+    patches = st.dictionaries(
+        st.sampled_from(["discriminator", "generator", "nope", "0"]),
+        st.one_of(
+            st.fixed_dictionaries({}, optional={"lr": odd_numbers, "every": odd_numbers}),
+            values,
+        ),
+        max_size=2,
+    )
+
+    @fuzz_settings(request, 0.1)
+    @given(base_names, patches, st.lists(feature_mutation, max_size=2), st.booleans())
+    def run(base_name, phase_patches, mutations, phases_as_table):
+        variant: dict = {"extends": base_name, "name": "variant"}
+        if phase_patches:
+            variant["phases"] = phase_patches if phases_as_table else [phase_patches]
+        for _, path, value in mutations:
+            put(variant, path, value)
+        content = dump(variant)
+        if content is None:
+            return
+        with tempfile.TemporaryDirectory() as tmp:
+            (Path(tmp) / "base.toml").write_bytes(dump(BASE))
+            path = Path(tmp) / "variant.toml"
+            path.write_bytes(content)
+            result = runner.invoke(app, ["inspect", str(path)])
+        assert result.exit_code in (0, 2), (result.exit_code, result.output, result.exception)
+        assert result.exception is None or isinstance(result.exception, SystemExit)
+        assert "Traceback" not in result.output
+        if result.exit_code == 2:
+            assert result.output.startswith("error: ") and len(result.output) < 4000, result.output
+
+    run()

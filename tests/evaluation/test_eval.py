@@ -168,8 +168,8 @@ def test_selection_and_report_draw_different_latents():
     from gan.testing import tiny_engine
 
     engine = tiny_engine("cgan_conv")
-    images = torch.zeros(8, 1, 8, 8)
-    labels = torch.zeros(8, dtype=torch.long)
+    images = torch.zeros(16, 1, 8, 8)
+    labels = torch.zeros(16, dtype=torch.long)
 
     def load(split):
         return images, labels
