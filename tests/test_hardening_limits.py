@@ -178,11 +178,11 @@ def test_init_from_a_spec_written_without_spaces_renames_it(tmp_path, monkeypatc
 
 def test_a_validation_split_too_small_to_evaluate_fails_before_training(tmp_path):
     out = tmp_path / "run"
-    result = runner.invoke(
-        app,
-        ["run", "cgan", "--out", str(out), "--set", "data.source=digits", "--set", "data.val=1"]
-        + ["--set", "train.steps=3", "--set", "eval.every=1"],
-    )
+    settings = ["data.source=digits", "data.val=1", "train.steps=3", "eval.every=1"]
+    args = ["run", "cgan", "--out", str(out)]
+    for item in settings:
+        args += ["--set", item]
+    result = runner.invoke(app, args)
     assert result.exit_code == 2, result.output
     assert "holds 1 example(s)" in result.output and "Traceback" not in result.output
     metrics = out / "metrics.jsonl"
