@@ -50,6 +50,7 @@ from gan.core.errors import (
 )
 from gan.core.events import GanEngineSpecs
 from gan.core.hooks import GanHookSpecs, hookimpl
+from gan.core.networks import KEEPS_INIT
 from gan.core.registry import Registry, default_registry
 from gan.core.resolve import resolve
 from gan.core.spec import Spec, load_spec
@@ -58,6 +59,7 @@ from gan.training.events import GanEventSpecs
 from gan.training.trainer import Trainer
 
 __all__ = [
+    "KEEPS_INIT",
     "BuildContext",
     "CheckpointError",
     "Component",

@@ -44,10 +44,18 @@ def build_network(model: ResolvedSpec, name: str, device: torch.device) -> nn.Mo
     return module.to(device)
 
 
+KEEPS_INIT = "gan_keeps_init"
+"""A layer with this attribute set true keeps the initialisation its plugin gave it (a
+recipe's own choice for one layer, e.g. a logit layer that starts at zero)."""
+
+
 def initialise(module: nn.Module, how: str, std: float) -> None:
     """``networks.X.init``: weights of every Linear/Conv layer from ``torch.nn.init``,
-    biases zero, normalisation layers at scale 1 and shift 0."""
+    biases zero, normalisation layers at scale 1 and shift 0 (but layers marked
+    :data:`KEEPS_INIT`)."""
     for m in module.modules():
+        if getattr(m, KEEPS_INIT, False):
+            continue
         if isinstance(m, nn.Linear | nn.modules.conv._ConvNd):
             if how == "normal":
                 nn.init.normal_(m.weight, 0.0, std)

@@ -6,9 +6,12 @@ trained together (one optimizer) with the non-saturating, label-swapped loss.
 
 Networks follow the paper's permutation-invariant MNIST setup (its appendix): z is
 50-d uniform on [-1, 1]; fully-connected 1024-unit layers with batch normalisation.
-Differences, on purpose: outputs are logits (the engine uses a stable BCE-with-logits
-instead of Sigmoid + BCELoss) and images are scaled to [-1, 1] with a tanh output
-(the paper used [0, 1] with a sigmoid).
+Their defaults are the common reading (biased layers, PyTorch's initialisation, E's
+output unbounded, z on its own path into D, tanh on [-1, 1] data); the options
+``bias``, ``latent_skip``, ``output = "uniform"``, ``latent_path = "added"`` and
+``logit_init`` give the official code's networks (jeffdonahue/bigan net.py, gan.py,
+dist.py), which ``specs/bigan.toml`` uses, citing each. D returns a logit (the engine
+uses a stable BCE-with-logits instead of Sigmoid + BCELoss).
 
 The seed snippet this model came from has three bugs, all avoided by ``specs/bigan.toml``:
 D's (x, z) argument order differs between its two calls, ``optimizer_D.zero_grad()`` is
@@ -24,7 +27,7 @@ import torch
 from pydantic import Field
 from torch import nn
 
-from gan.api import BuildContext, Network, hookimpl
+from gan.api import KEEPS_INIT, BuildContext, Network, hookimpl
 from gan.plugins.blocks import BatchNormParams, batch_norm_of
 
 
@@ -32,6 +35,11 @@ class BiganParams(BatchNormParams):
     latent_dim: int = Field(50, ge=1, le=100_000)
     hidden: int = Field(1024, ge=1, le=1_000_000)
     negative_slope: float = 0.2
+    bias: bool = Field(
+        True,
+        description="Fully-connected layers with a bias. The official layers have none "
+        "(net.py FC: a weight only; train_mnist.sh --nobias removes BatchNorm's too).",
+    )
 
 
 class GeneratorParams(BiganParams):
@@ -39,6 +47,11 @@ class GeneratorParams(BiganParams):
         "tanh",
         description="Output activation: tanh for data on [-1, 1], sigmoid for [0, 1] "
         "(the official deconvnet_mnist_mlp, net.py).",
+    )
+    latent_skip: bool = Field(
+        False,
+        description="z also enters the second layer, W·z added before its BatchNorm "
+        "(net.py deconvnet_mnist_mlp: acts → apply_cond with cond = z).",
     )
 
 
@@ -48,71 +61,121 @@ class EncoderParams(BiganParams):
         description="Also return the last hidden layer's features (the official "
         "code's NNC_e- probe, which 'normally works better' than E(x)): E(x) → (z, h).",
     )
+    output: Literal["linear", "uniform"] = Field(
+        "linear",
+        description="'uniform': 2·sigmoid(·) − 1, into a U[−1, 1] latent's range "
+        "(dist.py UniformDistribution.logits_to_recon, what train_gan.py "
+        "sample_z_from_x feeds the joint discriminator); 'linear': unbounded.",
+    )
+
+
+class DiscriminatorParams(BiganParams):
+    latent_path: Literal["joined", "added"] = Field(
+        "joined",
+        description="'joined': x → FC-LReLU and z → FC-LReLU, concatenated, then "
+        "FC-BN-LReLU; 'added': z enters the second layer as W_z·z added to W·h(x) before "
+        "its BatchNorm (net.py convnet arch mnist_mlp, apply_cond with cond = z).",
+    )
+    logit_init: Literal["same", "zeros"] = Field(
+        "same",
+        description="'zeros': the logit layer starts at zero (gan.py BinaryClassifier → "
+        "LinearPredictor, stddev 0).",
+    )
+
+
+def _linear(n_in: int, n_out: int, p: BiganParams) -> nn.Linear:
+    return nn.Linear(n_in, n_out, bias=p.bias)
 
 
 class Generator(nn.Module):
-    """z → FC1024-BN-ReLU → FC1024-BN-ReLU → FC(image)-tanh (or ``output``)."""
+    """z → FC1024-BN-ReLU → FC1024(+ W·z with ``latent_skip``)-BN-ReLU → FC(image)-tanh
+    (or ``output``)."""
 
     def __init__(self, p: GeneratorParams, ctx: BuildContext) -> None:
         super().__init__()
         self.image_shape = ctx.image_shape
         h = p.hidden
         self.net = nn.Sequential(
-            nn.Linear(p.latent_dim, h),
+            _linear(p.latent_dim, h, p),
             batch_norm_of(h, p),
             nn.ReLU(),
-            nn.Linear(h, h),
+            _linear(h, h, p),
             batch_norm_of(h, p),
             nn.ReLU(),
-            nn.Linear(h, math.prod(ctx.image_shape)),
+            _linear(h, math.prod(ctx.image_shape), p),
             {"tanh": nn.Tanh, "sigmoid": nn.Sigmoid, "none": nn.Identity}[p.output](),
         )
+        self.skip = _linear(p.latent_dim, h, p) if p.latent_skip else None
 
     def forward(self, z: torch.Tensor) -> torch.Tensor:
-        return self.net(z).view(z.shape[0], *self.image_shape)
+        if self.skip is None:
+            x = self.net(z)
+        else:  # the second layer's pre-activation gets W·z before its BatchNorm
+            x = self.net[4:](self.net[3](self.net[:3](z)) + self.skip(z))
+        return x.view(z.shape[0], *self.image_shape)
 
 
 class Encoder(nn.Module):
-    """x → FC1024-LReLU → FC1024-BN-LReLU → FC(latent); with ``penultimate`` also the
-    FC1024-BN-LReLU features."""
+    """x → FC1024-LReLU → FC1024-BN-LReLU → FC(latent) (→ 2σ − 1 with ``output =
+    "uniform"``); with ``penultimate`` also the FC1024-BN-LReLU features."""
 
     def __init__(self, p: EncoderParams, ctx: BuildContext) -> None:
         super().__init__()
         h = p.hidden
         self.penultimate = p.penultimate
+        self.uniform = p.output == "uniform"
         self.body = nn.Sequential(
             nn.Flatten(),
-            nn.Linear(math.prod(ctx.image_shape), h),
+            _linear(math.prod(ctx.image_shape), h, p),
             nn.LeakyReLU(p.negative_slope),
-            nn.Linear(h, h),
+            _linear(h, h, p),
             batch_norm_of(h, p),
             nn.LeakyReLU(p.negative_slope),
         )
-        self.out = nn.Linear(h, p.latent_dim)
+        self.out = _linear(h, p.latent_dim, p)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor | tuple[torch.Tensor, torch.Tensor]:
         h = self.body(x)
-        return (self.out(h), h) if self.penultimate else self.out(h)
+        z = self.out(h)
+        if self.uniform:
+            z = 2.0 * torch.sigmoid(z) - 1.0
+        return (z, h) if self.penultimate else z
 
 
 class Discriminator(nn.Module):
-    """D(x, z): x → FC1024-LReLU and z → FC1024-LReLU, joined → FC1024-BN-LReLU → logit.
+    """D(x, z) → logit. ``latent_path = "joined"``: x → FC1024-LReLU and z → FC1024-LReLU,
+    concatenated → FC1024-BN-LReLU → logit. ``"added"`` (the official): x → FC1024-LReLU
+    → FC1024 + W_z·z → BN-LReLU → logit.
 
     The argument order is always (image, latent), for real and generated pairs alike.
     """
 
-    def __init__(self, p: BiganParams, ctx: BuildContext) -> None:
+    def __init__(self, p: DiscriminatorParams, ctx: BuildContext) -> None:
         super().__init__()
         h, s = p.hidden, p.negative_slope
+        self.added = p.latent_path == "added"
         self.x_path = nn.Sequential(
-            nn.Flatten(), nn.Linear(math.prod(ctx.image_shape), h), nn.LeakyReLU(s)
+            nn.Flatten(), _linear(math.prod(ctx.image_shape), h, p), nn.LeakyReLU(s)
         )
-        self.z_path = nn.Sequential(nn.Linear(p.latent_dim, h), nn.LeakyReLU(s))
-        self.joint = nn.Sequential(
-            nn.Linear(2 * h, h), batch_norm_of(h, p), nn.LeakyReLU(s), nn.Linear(h, 1)
-        )
+        if self.added:
+            self.x_second = _linear(h, h, p)
+            self.z_path = _linear(p.latent_dim, h, p)
+            self.joint = nn.Sequential(batch_norm_of(h, p), nn.LeakyReLU(s), _linear(h, 1, p))
+        else:
+            self.z_path = nn.Sequential(_linear(p.latent_dim, h, p), nn.LeakyReLU(s))
+            self.joint = nn.Sequential(
+                _linear(2 * h, h, p), batch_norm_of(h, p), nn.LeakyReLU(s), _linear(h, 1, p)
+            )
+        if p.logit_init == "zeros":
+            logit = self.joint[-1]
+            nn.init.zeros_(logit.weight)
+            if logit.bias is not None:
+                nn.init.zeros_(logit.bias)
+            setattr(logit, KEEPS_INIT, True)  # a spec's [networks.D] init leaves it at 0
 
     def forward(self, x: torch.Tensor, z: torch.Tensor) -> torch.Tensor:
+        if self.added:
+            return self.joint(self.x_second(self.x_path(x)) + self.z_path(z))
         return self.joint(torch.cat([self.x_path(x), self.z_path(z)], dim=1))
 
 
@@ -121,5 +184,5 @@ def gan_networks():
     return [
         Network("bigan.generator", Generator, GeneratorParams),
         Network("bigan.encoder", Encoder, EncoderParams),
-        Network("bigan.discriminator", Discriminator, BiganParams),
+        Network("bigan.discriminator", Discriminator, DiscriminatorParams),
     ]

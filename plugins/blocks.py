@@ -95,6 +95,25 @@ def batch_norm_of(features: int, p: BatchNormParams, dims: int = 1) -> nn.Module
 
 LastInit = Literal["same", "xavier_uniform", "xavier_normal"]
 
+Init = Literal["pytorch", "normal"]
+
+
+def init_weights(module: nn.Module, how: Init, std: float) -> None:
+    """``normal``: N(0, std) weights and zero biases for conv/linear layers, N(1, std)
+    for batch-norm scales — the DCGAN initialisation used by the papers' code."""
+    if how == "pytorch":
+        return
+    for m in module.modules():
+        if isinstance(m, nn.Conv2d | nn.ConvTranspose2d | nn.Linear):
+            nn.init.normal_(m.weight, 0.0, std)
+            if m.bias is not None:
+                nn.init.zeros_(m.bias)
+        elif isinstance(m, nn.BatchNorm1d | nn.BatchNorm2d):
+            if m.weight is not None:  # batchnorm_affine = false / "shift": no scale
+                nn.init.normal_(m.weight, 1.0, std)
+            if m.bias is not None:
+                nn.init.zeros_(m.bias)
+
 
 def init_last(layers: Sequence[nn.Module], how: LastInit) -> None:
     """``last_init``: the output layer(s) initialised on their own, e.g. Glorot-uniform

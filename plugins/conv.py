@@ -22,11 +22,18 @@ from pydantic import Field
 from torch import nn
 
 from gan.api import BuildContext, Network, hookimpl
-from gan.plugins.blocks import BatchNormParams, LastInit, activation, batch_norm_of, init_last
+from gan.plugins.blocks import (
+    BatchNormParams,
+    Init,
+    LastInit,
+    activation,
+    batch_norm_of,
+    init_last,
+    init_weights,
+)
 
 Activation = Literal["relu", "leaky_relu", "tanh", "elu"]
 OutputAct = Literal["none", "tanh", "sigmoid"]
-Init = Literal["pytorch", "normal"]
 
 
 def fc_stack(
@@ -43,23 +50,6 @@ def fc_stack(
         layers.append(activation(p.activation, p.negative_slope))
         prev = width
     return layers, prev
-
-
-def init_weights(module: nn.Module, how: Init, std: float) -> None:
-    """``normal``: N(0, std) weights and zero biases for conv/linear layers, N(1, std)
-    for batch-norm scales — the DCGAN initialisation used by the papers' code."""
-    if how == "pytorch":
-        return
-    for m in module.modules():
-        if isinstance(m, nn.Conv2d | nn.ConvTranspose2d | nn.Linear):
-            nn.init.normal_(m.weight, 0.0, std)
-            if m.bias is not None:
-                nn.init.zeros_(m.bias)
-        elif isinstance(m, nn.BatchNorm1d | nn.BatchNorm2d):
-            if m.weight is not None:  # batchnorm_affine = false / "shift": no scale
-                nn.init.normal_(m.weight, 1.0, std)
-            if m.bias is not None:
-                nn.init.zeros_(m.bias)
 
 
 class ConvGeneratorParams(BatchNormParams):

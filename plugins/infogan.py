@@ -30,13 +30,12 @@ from pydantic import Field
 from torch import nn
 
 from gan.api import BuildContext, Network, hookimpl
-from gan.plugins.blocks import activation, batch_norm_of, init_last
+from gan.plugins.blocks import activation, batch_norm_of, init_last, init_weights
 from gan.plugins.conv import (
     ConvDiscriminator,
     ConvDiscriminatorParams,
     ConvGenerator,
     ConvGeneratorParams,
-    init_weights,
 )
 
 

@@ -22,6 +22,7 @@ API = [
     "GanError",
     "GanEventSpecs",
     "GanHookSpecs",
+    "KEEPS_INIT",
     "Loss",
     "LossParams",
     "Metric",

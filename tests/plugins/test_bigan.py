@@ -45,6 +45,48 @@ def test_official_networks_have_no_batchnorm_gain_or_bias():
     assert float(x.min()) >= 0 and float(x.max()) <= 1  # sigmoid, pixels on [0, 1]
 
 
+def test_official_networks_are_net_py_written_by_hand():
+    """net.py's MNIST networks, by hand: FC layers without bias, BatchNorm without gain
+    or bias (eps 1e-8, batch statistics), the latent added before the second layer's
+    BatchNorm (apply_cond) in G and D, E's output 2σ − 1 (dist.py UniformDistribution)."""
+    engine = tiny_engine("bigan", "networks.G.hidden=32", "networks.E.hidden=32")
+    G, E, D = (engine.networks[n].train() for n in ("G", "E", "D"))
+    for net in (G, E, D):
+        linears = [m for m in net.modules() if isinstance(m, torch.nn.Linear)]
+        assert linears and all(m.bias is None for m in linears)
+    assert float(D.joint[-1].weight.detach().abs().sum()) == 0  # LinearPredictor(stddev 0)
+    weights = [m.weight for m in G.modules() if isinstance(m, torch.nn.Linear)]
+    spread = float(torch.cat([w.detach().flatten() for w in weights]).std())
+    assert 0.015 < spread < 0.025  # N(0, 0.02)
+    with torch.no_grad():
+        D.joint[-1].weight.normal_()  # a logit that is not zero, to compare something
+
+    def bn(h):
+        return F.batch_norm(h, None, None, training=True, eps=1e-8)
+
+    def lrelu(h):
+        return F.leaky_relu(h, 0.2)
+
+    torch.manual_seed(0)
+    z = torch.rand(16, 50) * 2 - 1
+    x = torch.rand(16, 1, 28, 28)
+    f = x.flatten(1)
+    h = F.relu(bn(z @ G.net[0].weight.T))
+    h = F.relu(bn(h @ G.net[3].weight.T + z @ G.skip.weight.T))
+    by_hand_g = torch.sigmoid(h @ G.net[6].weight.T).view(16, 1, 28, 28)
+    by_hand_feat = lrelu(bn(lrelu(f @ E.body[1].weight.T) @ E.body[3].weight.T))
+    by_hand_e = 2 * torch.sigmoid(by_hand_feat @ E.out.weight.T) - 1
+    h = lrelu(f @ D.x_path[1].weight.T)
+    h = lrelu(bn(h @ D.x_second.weight.T + z @ D.z_path.weight.T))
+    by_hand_d = h @ D.joint[-1].weight.T
+    with torch.no_grad():
+        assert torch.allclose(G(z), by_hand_g, atol=1e-5)
+        z_enc, feat = E(x)
+        assert torch.allclose(z_enc, by_hand_e, atol=1e-5) and z_enc.abs().max() < 1
+        assert torch.allclose(feat, by_hand_feat, atol=1e-5)
+        assert torch.allclose(D(x, z), by_hand_d, atol=1e-4)
+
+
 def test_plan_matches_the_official_update():
     plan = tiny_engine("bigan").plan()
     assert [ex.phase.name for ex in plan] == ["discriminator", "generator"]
