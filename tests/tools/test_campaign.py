@@ -61,5 +61,12 @@ def test_speed_section_is_replaced_not_repeated(tmp_path) -> None:
     campaign.write_speed(result, tmp_path)
     text = (tmp_path / "speed.md").read_text()
     assert text.count(campaign.SECTION) == 1 and "earlier text" in text
-    assert "| aae | 5.00 | — | — | 4.00 | 6.00 | seed by seed ✗ |" in text
+    assert "| aae | — | 5.00 | — | — | 4.00 | 6.00 | seed by seed ✗ |" in text
     assert json.loads((tmp_path / "speed.json").read_text())["seeds"] == result
+    # a later run of another model (same settings) keeps aae's row beside its own
+    later = {**result, "models": {"cgan": {**result["models"]["aae"], "load_average": [1, 2]}}}
+    campaign.write_speed(later, tmp_path)
+    text = (tmp_path / "speed.md").read_text()
+    assert "| aae | — | 5.00 |" in text and "| cgan | 1.0 → 2.0 | 5.00 |" in text
+    stored = json.loads((tmp_path / "speed.json").read_text())["seeds"]["models"]
+    assert list(stored) == ["aae", "cgan"]
