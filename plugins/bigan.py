@@ -67,6 +67,12 @@ class EncoderParams(BiganParams):
         "(dist.py UniformDistribution.logits_to_recon, what train_gan.py "
         "sample_z_from_x feeds the joint discriminator); 'linear': unbounded.",
     )
+    logits: bool = Field(
+        False,
+        description="Also return the output layer's values before 'uniform' squashes them "
+        "(last): the official NNC_e probe's feature (train_gan.py _enc_l2distable = "
+        "dist.l2distable(enc_preds), the logits for a uniform latent).",
+    )
 
 
 class DiscriminatorParams(BiganParams):
@@ -117,12 +123,14 @@ class Generator(nn.Module):
 
 class Encoder(nn.Module):
     """x → FC1024-LReLU → FC1024-BN-LReLU → FC(latent) (→ 2σ − 1 with ``output =
-    "uniform"``); with ``penultimate`` also the FC1024-BN-LReLU features."""
+    "uniform"``); with ``penultimate`` also the FC1024-BN-LReLU features, with ``logits``
+    also the output layer's values before the squashing: ``(z[, h][, logits])``."""
 
     def __init__(self, p: EncoderParams, ctx: BuildContext) -> None:
         super().__init__()
         h = p.hidden
         self.penultimate = p.penultimate
+        self.logits = p.logits
         self.uniform = p.output == "uniform"
         self.body = nn.Sequential(
             nn.Flatten(),
@@ -134,12 +142,12 @@ class Encoder(nn.Module):
         )
         self.out = _linear(h, p.latent_dim, p)
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor | tuple[torch.Tensor, torch.Tensor]:
+    def forward(self, x: torch.Tensor) -> torch.Tensor | tuple[torch.Tensor, ...]:
         h = self.body(x)
-        z = self.out(h)
-        if self.uniform:
-            z = 2.0 * torch.sigmoid(z) - 1.0
-        return (z, h) if self.penultimate else z
+        logits = self.out(h)
+        z = 2.0 * torch.sigmoid(logits) - 1.0 if self.uniform else logits
+        outputs = (z, *((h,) if self.penultimate else ()), *((logits,) if self.logits else ()))
+        return outputs if len(outputs) > 1 else z
 
 
 class Discriminator(nn.Module):

@@ -81,7 +81,8 @@ def test_official_networks_are_net_py_written_by_hand():
     by_hand_d = h @ D.joint[-1].weight.T
     with torch.no_grad():
         assert torch.allclose(G(z), by_hand_g, atol=1e-5)
-        z_enc, feat = E(x)
+        z_enc, feat, logits = E(x)
+        assert torch.allclose(logits, by_hand_feat @ E.out.weight.T, atol=1e-5)  # NNC_e's
         assert torch.allclose(z_enc, by_hand_e, atol=1e-5) and z_enc.abs().max() < 1
         assert torch.allclose(feat, by_hand_feat, atol=1e-5)
         assert torch.allclose(D(x, z), by_hand_d, atol=1e-4)
@@ -146,7 +147,7 @@ def test_official_one_step_equals_hand_written_simultaneous_step():
     opt_ge = torch.optim.Adam([*G.parameters(), *E.parameters()], **ADAM)
     torch.set_rng_state(rec.rng_state)
 
-    z_enc, _ = E(x)  # (z, penultimate features)
+    z_enc, _, _ = E(x)  # (z, penultimate features, logits)
     x_fake = G(z)
     d_loss, g_loss = _losses(D, x, z, z_enc, x_fake)
     d_params, ge_params = list(D.parameters()), [*G.parameters(), *E.parameters()]
@@ -187,7 +188,7 @@ def test_alternating_one_step_equals_hand_written_pytorch():
     torch.set_rng_state(rec.rng_state)
 
     # discriminator: (x, E(x)) → real, (G(z), z) → fake; E and G outputs detached
-    z_enc, _ = E(x)
+    z_enc, _, _ = E(x)
     x_fake = G(z)
     opt_d.zero_grad()
     d_loss, _ = _losses(D, x, z, z_enc.detach(), x_fake.detach())
