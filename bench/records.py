@@ -34,7 +34,7 @@ def append_json(store: Path, record: dict) -> list[dict]:
     with open(store.with_suffix(".lock"), "w") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
         records = read_json(store)
-        records.append(record)
+        records.append(relative_record(record))  # no path of the machine that ran it
         tmp = store.with_suffix(".json.tmp")
         tmp.write_text(json.dumps(records, indent=2) + "\n")
         tmp.replace(store)
