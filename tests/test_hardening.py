@@ -33,6 +33,8 @@ HOSTILE_NAMES = [
 ]
 TINY = [
     "--set",
+    "eval.batchnorm_batches=4",  # bigan: 1,000 in its recipe
+    "--set",
     "data.source=digits",
     "--set",
     "data.limit=64",
@@ -191,8 +193,9 @@ def test_hostile_data_root_is_refused(tmp_path, root):
 # -- image folders ----------------------------------------------------------------------
 
 
-def image_folder(root, per_class: int = 8):
-    """Two class folders of small random PNGs."""
+def image_folder(root, per_class: int = 48):
+    """Two class folders of small random PNGs (enough for the spec's validation split
+    to hold the 16 examples an evaluation needs)."""
     import numpy as np
     from PIL import Image
 

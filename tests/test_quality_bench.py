@@ -8,9 +8,12 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 REPO = Path(__file__).resolve().parent.parent
 
 
+@pytest.mark.slow  # a bench script or a package install end to end: CI's second step
 def test_quality_bench_records_a_validation_selected_test_figure(tmp_path: Path) -> None:
     out, runs = tmp_path / "results", tmp_path / "runs"
     out.mkdir()

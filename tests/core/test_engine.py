@@ -73,7 +73,7 @@ def test_nodes_without_gradient_need_are_computed_without_graph():
     engine.step_count = 1  # discriminator phase only: nothing is kept for later phases
     plan = engine.plan()
     grads = {a.call.key: a.grad_nets for a in plan[0].actions}
-    assert grads["x_fake"] == frozenset() and grads["z_enc, e_feat"] == frozenset()
+    assert grads["x_fake"] == frozenset() and grads["z_enc, e_feat, e_logits"] == frozenset()
     assert grads["d_real"] == {"D"}
 
 

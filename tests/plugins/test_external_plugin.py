@@ -119,6 +119,7 @@ def test_gan_run_trains_the_packaged_spec(installed, tmp_path):
     assert [r.split(",")[0] for r in rows[1:]] == ["3"]
 
 
+@pytest.mark.slow  # a bench script or a package install end to end: CI's second step
 def test_the_examples_own_tests_pass(installed):
     done = run("-m", "pytest", "-q", "-p", "no:cacheprovider", "-p", "no:benchmark", cwd=EXAMPLE)
     assert done.returncode == 0, done.stdout[-4000:] + done.stderr[-2000:]

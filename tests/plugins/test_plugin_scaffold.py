@@ -13,6 +13,7 @@ import sys
 import tomllib
 from pathlib import Path
 
+import pytest
 from typer.testing import CliRunner
 
 from gan.cli import app
@@ -34,6 +35,7 @@ def is_installed() -> bool:
     return run("-c", probe, DIST).returncode == 0
 
 
+@pytest.mark.slow  # a bench script or a package install end to end: CI's second step
 def test_init_plugin_installs_trains_and_passes_its_own_test(tmp_path):
     folder = tmp_path / DIST
     result = runner.invoke(app, ["init", "--plugin", NAME, "--out", str(folder)])

@@ -7,12 +7,14 @@ import json
 import subprocess
 import sys
 
+import pytest
 from helpers import REPO
 
 MODELS = {"bigan", "clustergan", "infogan", "aae", "cgan"}
 VARIANTS = {"script", "tight", "engine", "engine_bf16", "engine_auto"}  # compiled: not in smoke
 
 
+@pytest.mark.slow  # a bench script or a package install end to end: CI's second step
 def test_speed_benchmark_smoke(tmp_path, mnist_root):
     out = tmp_path / "results"
     cmd = [sys.executable, str(REPO / "bench" / "speed.py"), "--smoke", "--out", str(out)]
@@ -42,6 +44,7 @@ def test_speed_benchmark_smoke(tmp_path, mnist_root):
         assert f"| {name} |" in md
 
 
+@pytest.mark.slow  # a bench script or a package install end to end: CI's second step
 def test_gpu_speed_script_runs_its_eager_variants_anywhere(tmp_path, mnist_root):
     """bench/speed_gpu.py measures a CUDA GPU; here its code path on the CPU: the eager
     variants of two models are timed, the run is appended to the store's runs and the

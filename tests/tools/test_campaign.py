@@ -6,9 +6,11 @@ import json
 import subprocess
 import sys
 
+import pytest
 from helpers import REPO
 
 
+@pytest.mark.slow  # a bench script or a package install end to end: CI's second step
 def test_campaign_smoke_appends_per_seed_records(tmp_path) -> None:
     out, runs = tmp_path / "results", tmp_path / "runs"
     out.mkdir()

@@ -24,6 +24,8 @@ def test_tensorboard_event_files_hold_the_loss_tags(tmp_path):
             "--set",
             "data.source=digits",
             "--set",
+            "eval.batchnorm_batches=4",
+            "--set",
             "train.steps=4",
             "--set",
             "train.batch_size=16",

@@ -19,6 +19,8 @@ from gan.training import checkpoint
 STEPS = 400
 ARGS = [
     "--set",
+    "eval.batchnorm_batches=4",  # bigan: 1,000 in its recipe
+    "--set",
     "data.source=digits",
     "--set",
     f"train.steps={STEPS}",
