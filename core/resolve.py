@@ -329,8 +329,10 @@ def _check_best(best: str, metrics: dict[str, Resolved]) -> None:
             f"({known(metrics)}). Write 'METRIC/KEY', e.g. 'cluster/acc'."
         )
     component = metrics[name].component
-    directions = getattr(component, "directions", None)
-    if not directions or (key and component.direction(key) is not None):
+    if not isinstance(component, Metric) or not component.directions:
+        return  # a metric that does not rank its keys: any key may be meant
+    directions = component.directions
+    if key and component.direction(key) is not None:
         return
     ranked = ", ".join(f"{name}/{k}" for k in directions)
     hint = did_you_mean(key, list(directions)) if key else ""

@@ -165,17 +165,18 @@ class Discriminator(nn.Module):
         self.x_path = nn.Sequential(
             nn.Flatten(), _linear(math.prod(ctx.image_shape), h, p), nn.LeakyReLU(s)
         )
+        logit = _linear(h, 1, p)
+        self.z_path: nn.Module
         if self.added:
             self.x_second = _linear(h, h, p)
             self.z_path = _linear(p.latent_dim, h, p)
-            self.joint = nn.Sequential(batch_norm_of(h, p), nn.LeakyReLU(s), _linear(h, 1, p))
+            self.joint = nn.Sequential(batch_norm_of(h, p), nn.LeakyReLU(s), logit)
         else:
             self.z_path = nn.Sequential(_linear(p.latent_dim, h, p), nn.LeakyReLU(s))
             self.joint = nn.Sequential(
-                _linear(2 * h, h, p), batch_norm_of(h, p), nn.LeakyReLU(s), _linear(h, 1, p)
+                _linear(2 * h, h, p), batch_norm_of(h, p), nn.LeakyReLU(s), logit
             )
         if p.logit_init == "zeros":
-            logit = self.joint[-1]
             nn.init.zeros_(logit.weight)
             if logit.bias is not None:
                 nn.init.zeros_(logit.bias)
