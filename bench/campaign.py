@@ -272,7 +272,9 @@ def speed(args: argparse.Namespace) -> dict:
             if k > 1:
                 choice, stepper = choose_form("auto", engines)
                 auto = {"value": choice.value, "reason": choice.reason}
-                if isinstance(stepper, StackedSteps) or obstacle(engines) is None:
+                if isinstance(stepper, StackedSteps):  # auto built it: measure that one
+                    steps["vectorised"] = stepper.step
+                elif obstacle(engines) is None:  # auto measured it slower: measure it too
                     steps["vectorised"] = StackedSteps(engines).step
             for form, step in list(steps.items()):
                 try:

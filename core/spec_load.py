@@ -44,14 +44,13 @@ def spec_from_dict(
     folder: Path | None = None,
 ) -> Spec:
     base = extend(data, folder, source=source)
-    pristine = copy.deepcopy(base) if overrides else base  # overrides edit in place
     data = apply_overrides(base, list(overrides or []))
     check_depth(data, source if not overrides else f"{source} (with --set)")
     data = interpolate(data)
     try:
         return Spec.model_validate(data)
     except ValidationError as exc:
-        if overrides and _valid(pristine):  # the spec alone is fine: the --set made it wrong
+        if overrides and _valid(base):  # the spec alone is fine: the --set made it wrong
             shown_set = " ".join(f"--set {o}" for o in overrides)
             source = f"{source} with {shown_set[:200]}"
         raise SpecError(format_validation_error(exc, source, data)) from None
@@ -200,7 +199,12 @@ def parse_override(item: str) -> tuple[list[str], Any]:
 
 
 def apply_overrides(data: dict[str, Any], overrides: list[str]) -> dict[str, Any]:
-    """Set dotted keys in the raw spec. Phases may be addressed by index or by name."""
+    """The raw spec with dotted keys set (a copy: ``data`` is left as it was, so a caller
+    can still tell the spec's own faults from those of its overrides). Phases may be
+    addressed by index or by name."""
+    if not overrides:
+        return data
+    data = copy.deepcopy(data)
     for item in overrides:
         keys, value = parse_override(item)
         node: Any = data

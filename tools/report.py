@@ -61,14 +61,19 @@ def _figure(panel_w: float = 4.2, panel_h: float = 2.8):
     return fig, fig.add_subplot(1, 1, 1)
 
 
+def loss_phases(run: Run) -> dict[str, list[str]]:
+    """The logged ``phase/term`` keys grouped by phase, in first-seen order."""
+    phases: dict[str, list[str]] = {}
+    for key in run.loss_names():
+        phases.setdefault(key.split("/", 1)[0], []).append(key)
+    return phases
+
+
 def loss_plot(run: Run) -> list[str]:
     """Every loss term per phase vs step (one panel per phase), and steps/s: base64 PNGs."""
-    names = run.loss_names()
-    if not names:
+    phases = loss_phases(run)
+    if not phases:
         return []
-    phases: dict[str, list[str]] = {}
-    for key in names:
-        phases.setdefault(key.split("/", 1)[0], []).append(key)
     panels = []
     for phase, keys in list(phases.items())[:MAX_PANELS]:
         fig, ax = _figure()
@@ -314,7 +319,7 @@ def build_report(path: str | Path) -> str:
     losses = loss_plot(run)
     if losses:
         add(_panels(losses, "loss curves", "panel"))
-        phases = {key.split("/", 1)[0] for key in run.loss_names()}
+        phases = loss_phases(run)
         if len(phases) > MAX_PANELS:
             add(
                 f'<p class="note">{len(phases)} phases log losses: the first {MAX_PANELS} '

@@ -171,8 +171,8 @@ def _usable(value: Any) -> bool:
 
 
 def _clean_lines(lines: list[dict[str, Any]], file: str) -> list[str]:
-    """Drop from metrics lines the values that are neither usable numbers nor short
-    texts (in place); one note naming the first few, so the reader knows what is left
+    """Drop from metrics lines (in place) the values that are not usable numbers, but
+    the ``split`` name; one note naming the first few, so the reader knows what is left
     out. A line keeps its step: a damaged value does not lose the others."""
     damaged: list[str] = []
     for line in lines:
