@@ -16,8 +16,9 @@ implementation exists, so the numbers mean what the papers' numbers mean:
 from __future__ import annotations
 
 import numpy as np
-from scipy.optimize import linear_sum_assignment
-from sklearn.metrics import adjusted_rand_score, normalized_mutual_info_score
+
+# scipy and scikit-learn are imported where they are used: loading them costs seconds,
+# and every `gan` command loads this module with the registry, most without scoring.
 
 
 def contingency_with_ids(
@@ -36,6 +37,13 @@ def contingency(pred: np.ndarray, labels: np.ndarray) -> np.ndarray:
     return contingency_with_ids(pred, labels)[2]
 
 
+def _best_matching(table: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Rows and columns of the one-to-one matching with the largest total count."""
+    from scipy.optimize import linear_sum_assignment
+
+    return linear_sum_assignment(table, maximize=True)
+
+
 def hungarian_accuracy(pred: np.ndarray, labels: np.ndarray) -> float:
     """Accuracy under the best one-to-one mapping of clusters to classes.
 
@@ -43,14 +51,14 @@ def hungarian_accuracy(pred: np.ndarray, labels: np.ndarray) -> float:
     :func:`purity` for over-clustering).
     """
     table = contingency(pred, labels)
-    rows, cols = linear_sum_assignment(table, maximize=True)
+    rows, cols = _best_matching(table)
     return float(table[rows, cols].sum() / len(labels))
 
 
 def hungarian_mapping(pred: np.ndarray, labels: np.ndarray) -> dict[int, int]:
     """The cluster → class mapping chosen by :func:`hungarian_accuracy` (original ids)."""
     clusters, classes, table = contingency_with_ids(pred, labels)
-    rows, cols = linear_sum_assignment(table, maximize=True)
+    rows, cols = _best_matching(table)
     return {int(clusters[r]): int(classes[c]) for r, c in zip(rows, cols, strict=True)}
 
 
@@ -68,6 +76,8 @@ def purity(pred: np.ndarray, labels: np.ndarray) -> float:
 
 def cluster_scores(pred: np.ndarray, labels: np.ndarray) -> dict[str, float]:
     """ACC (Hungarian), purity, NMI and ARI of a clustering against true labels."""
+    from sklearn.metrics import adjusted_rand_score, normalized_mutual_info_score
+
     pred, labels = np.asarray(pred), np.asarray(labels)
     return {
         "acc": hungarian_accuracy(pred, labels),

@@ -24,9 +24,16 @@ torch.set_num_threads(1)
 
 @pytest.fixture(autouse=True, scope="session")
 def _isolated_cache(tmp_path_factory):
-    """Keep derived files (decompressed IDX, classifier weights) out of the user's home."""
+    """Keep derived files (decompressed IDX, classifier weights) out of the user's home.
+    The workers of one session (pytest-xdist) share the folder, so the judge classifier
+    is trained once, not once per worker: the cache writes each file atomically."""
     mp = pytest.MonkeyPatch()
-    mp.setenv("GAN_CACHE", str(tmp_path_factory.mktemp("gan-cache")))
+    if os.environ.get("PYTEST_XDIST_WORKER"):  # each worker's basetemp is in the session's
+        cache = tmp_path_factory.getbasetemp().parent / "gan-cache"
+        cache.mkdir(exist_ok=True)
+    else:
+        cache = tmp_path_factory.mktemp("gan-cache")
+    mp.setenv("GAN_CACHE", str(cache))
     yield
     mp.undo()
 

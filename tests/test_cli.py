@@ -14,9 +14,10 @@ from gan.cli import app
 
 runner = CliRunner()
 # bigan re-estimates its BatchNorm statistics over 1,000 batches before evaluating (the
-# official recipe): a few suffice to test the commands
+# official recipe): a few suffice to test the commands,
 SHORT = ["--set", "train.steps=4", "--set", "train.batch_size=16", "--set", "train.log_every=2"]
-SHORT += ["--set", "eval.batchnorm_batches=4"]
+# and its sample metric draws 10,000 images for the judge: 500 test the same code
+QUICK_EVAL = ["--set", "eval.batchnorm_batches=4", "--set", "eval.metrics.samples.n=500"]
 
 
 def run(*args: str):
@@ -43,7 +44,7 @@ def check_run_folder(out, steps: int) -> None:
 
 def test_run_on_digits(tmp_path):
     out = tmp_path / "b"
-    result = run("bigan", "--out", str(out), "--set", "data.source=digits", *SHORT)
+    result = run("bigan", "--out", str(out), "--set", "data.source=digits", *SHORT, *QUICK_EVAL)
     assert result.exit_code == 0, result.output
     check_run_folder(out, 4)
 
@@ -62,7 +63,7 @@ def test_run_on_real_mnist(tmp_path, mnist_root):
 
 def test_existing_run_folder_is_not_overwritten(tmp_path):
     out = tmp_path / "b"
-    args = ["bigan", "--out", str(out), "--set", "data.source=digits", *SHORT]
+    args = ["bigan", "--out", str(out), "--set", "data.source=digits", *SHORT, *QUICK_EVAL]
     assert run(*args).exit_code == 0
     before = {p.name: p.read_bytes() for p in (out / "checkpoints").iterdir()}
     again = run(*args)
@@ -80,8 +81,7 @@ def test_existing_run_folder_is_not_overwritten(tmp_path):
         "train.steps=6",
         "--set",
         "train.batch_size=16",
-        "--set",
-        "eval.batchnorm_batches=4",
+        *QUICK_EVAL,
     )
     assert more.exit_code == 0, more.output
     assert (out / "checkpoints" / "step_00000006.safetensors").is_file()
@@ -113,7 +113,7 @@ def test_listing_commands(cmd):
 
 def test_force_replaces_the_whole_previous_run(tmp_path):
     out = tmp_path / "b"
-    base = ["bigan", "--out", str(out), "--set", "data.source=digits", *SHORT]
+    base = ["bigan", "--out", str(out), "--set", "data.source=digits", *SHORT, *QUICK_EVAL]
     assert run(*base, "--set", "train.sample_every=1").exit_code == 0
     assert len(list((out / "samples").glob("step_*.png"))) == 4
     (out / "checkpoints" / "best.safetensors").write_bytes(b"from the old run")

@@ -35,6 +35,8 @@ TINY = [
     "--set",
     "eval.batchnorm_batches=4",  # bigan: 1,000 in its recipe
     "--set",
+    "eval.metrics.samples.n=200",  # and 10,000 samples for the judge
+    "--set",
     "data.source=digits",
     "--set",
     "data.limit=64",
@@ -228,6 +230,8 @@ def run_image_folder(tmp_path, root, *extra: str):
         "train.batch_size=4",
         "--set",
         "sample.n=4",
+        "--set",
+        "eval.metrics.samples.n=200",
         "--quiet",
         *extra,
     ]

@@ -450,3 +450,19 @@ def test_readme_first_command_leaves_a_report_worth_opening(tmp_path):
         assert sum(1 for r in run.train if name in r) >= 20, name
     assert len(run.samples) >= 6
     assert (out / "report.html").is_file()
+
+
+@pytest.mark.parametrize(
+    ("spec", "line"),
+    [
+        ("infogan", "generator: updates G; every 1 step(s); fresh latents"),
+        ("clustergan", "generator: updates G, E; every 1 step(s); fresh batch"),
+        ("cgan", "generator: updates G; every 1 step(s)\n"),
+    ],
+)
+def test_inspect_says_which_phases_redraw_their_inputs(spec: str, line: str) -> None:
+    """A phase that redraws what it reads (the official InfoGAN's z for G) says so: the
+    plan beneath it alone would not tell a reader that the latents were drawn again."""
+    result = runner.invoke(app, ["inspect", spec])
+    assert result.exit_code == 0, result.output
+    assert line in result.output

@@ -27,6 +27,8 @@ ARGS = [
     "--set",
     "train.checkpoint_every=100000",
     "--set",
+    "train.log_every=10",  # metrics.jsonl soon: the tests wait for it (unset: every 1,000)
+    "--set",
     "networks.G.hidden=64",
     "--set",
     "networks.E.hidden=64",

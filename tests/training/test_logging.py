@@ -26,6 +26,8 @@ def test_tensorboard_event_files_hold_the_loss_tags(tmp_path):
             "--set",
             "eval.batchnorm_batches=4",
             "--set",
+            "eval.metrics.samples.n=500",
+            "--set",
             "train.steps=4",
             "--set",
             "train.batch_size=16",

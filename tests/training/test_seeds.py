@@ -203,6 +203,18 @@ def test_cli_seeds_leave_folders_that_compare_pools(tmp_path) -> None:
     assert both.exit_code == 2 and "--nproc" in both.output
 
 
+# narrower layers, the same step (float64 makes the official widths slow to test)
+NARROW = {
+    "infogan": [
+        "networks.G.fc=[64]",
+        "networks.G.channels=[16, 8]",
+        "networks.D.channels=[8, 16]",
+        "networks.D.fc=[64]",
+        "networks.D.q_hidden=16",
+    ]
+}
+
+
 @pytest.mark.parametrize(
     "spec",
     [
@@ -221,6 +233,7 @@ def test_vectorised_official_recipes_equal_single_runs(float64, spec: str) -> No
         "data.limit=128",
         "train.batch_size=8",
         "train.device=cpu",
+        *NARROW.get(spec, []),
     ]
 
     def replicas() -> list[Engine]:
