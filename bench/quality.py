@@ -632,11 +632,11 @@ def write_report(records: list[dict], path: Path) -> None:
         "## Reproduce",
         "",
     ]
-    for entry in MODELS:
-        for r in [r for r in current if r["model"] == entry.name][-3:]:
+    for entry in MODELS:  # the command of every row of the first table
+        for (variant, _), r in sorted(newest_runs(records, entry).items()):
+            name = entry.name + (f" — {variant}" if variant else "")
             lines.append(
-                f"- {entry.name} seed {r['seed']}: `{r['command']}`, then "
-                f"`{r.get('eval_command', '')}`"
+                f"- {name} seed {r['seed']}: `{r['command']}`, then `{r.get('eval_command', '')}`"
             )
     older = [r for r in records if r.get("protocol") != PROTOCOL]
     if older:
