@@ -406,7 +406,7 @@ def run_script_seed(entry: Entry, seed: int, args) -> dict:
     tag = f"_{args.variant}" if args.variant else ""
     out = Path(args.runs) / f"{entry.key.lower()}{tag}_s{seed}.jsonl"
     log = out.with_suffix(".log")
-    options = [*entry.overrides, "--seed", str(seed), "--data", args.data]
+    options = [*entry.overrides, "--seed", str(seed), "--data", recorded(Path(args.data_root))]
     options += script_options(entry, args.set or [])
     cmd = [entry.script, *options, "--out", str(out)]
     record: dict = {
@@ -656,7 +656,7 @@ def write_report(records: list[dict], path: Path) -> None:
     path.write_text("\n".join(lines) + "\n")
 
 
-def main() -> None:
+def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--models", nargs="*", help="e.g. InfoGAN CGAN-conv BiGAN")
     parser.add_argument("--seeds", nargs="*", type=int, default=[0])
@@ -671,6 +671,11 @@ def main() -> None:
     parser.add_argument(
         "--variant", default="", help="a name for a deviation given with --set (a row of its own)"
     )
+    return parser
+
+
+def main() -> None:
+    parser = build_parser()
     args = parser.parse_args()
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)

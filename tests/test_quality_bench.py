@@ -49,3 +49,39 @@ def test_quality_bench_records_a_validation_selected_test_figure(tmp_path: Path)
     report = (out / "quality.md").read_text()
     assert "| CGAN (conv) | 0 |" in report and "quality_cgan-conv.png" in report
     assert (out / "quality_cgan-conv.png").stat().st_size > 1000
+
+
+def test_twin_entry_runs_its_script_on_the_data_root_given(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A twin entry (ClusterGAN-twin) passes `--data` on to its script and records the
+    script's curve and selected test figure. The script runs for real, on its stand-in
+    data (MNIST may be absent), after the folder it was given is checked."""
+    monkeypatch.syspath_prepend(str(REPO / "bench"))
+    import quality
+
+    data = tmp_path / "mnist"
+    data.mkdir()
+
+    original = subprocess.run
+
+    def run_on_stand_in_data(cmd, *a, **kw):
+        if "--data" not in cmd:  # anything else the bench runs (git, for the record)
+            return original(cmd, *a, **kw)
+        i = cmd.index("--data")
+        assert (Path(kw["cwd"]) / cmd[i + 1]).resolve() == data.resolve()
+        real = [*cmd[:i], *cmd[i + 2 :], "--synthetic", "--threads", "1"]
+        return original(real, *a, **kw)
+
+    monkeypatch.setattr(quality.subprocess, "run", run_on_stand_in_data)
+    args = quality.build_parser().parse_args(
+        ["--models", "ClusterGAN-twin", "--data", str(data), "--runs", str(tmp_path)]
+        + ["--set", "train.steps=3", "--set", "eval.every=2"]
+    )
+    (entry,) = [e for e in quality.MODELS if e.key == "ClusterGAN-twin"]
+    record = quality.run_script_seed(entry, 3, args)
+    assert "error" not in record, record.get("error")
+    assert record["steps"] == 3 and record["seed"] == 3
+    assert [c["step"] for c in record["curve"]] == [2, 3]
+    assert 0.0 <= record["value"] <= 1.0
+    assert "--data" in record["command"]
