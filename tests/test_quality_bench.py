@@ -74,9 +74,9 @@ def test_twin_entry_runs_its_script_on_the_data_root_given(
         return original(real, *a, **kw)
 
     monkeypatch.setattr(quality.subprocess, "run", run_on_stand_in_data)
+    budget = ["--set", "train.steps=3", "--set", "eval.every=2"]
     args = quality.build_parser().parse_args(
-        ["--models", "ClusterGAN-twin", "--data", str(data), "--runs", str(tmp_path)]
-        + ["--set", "train.steps=3", "--set", "eval.every=2"]
+        ["--models", "ClusterGAN-twin", "--data", str(data), "--runs", str(tmp_path), *budget]
     )
     (entry,) = [e for e in quality.MODELS if e.key == "ClusterGAN-twin"]
     record = quality.run_script_seed(entry, 3, args)
