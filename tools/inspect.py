@@ -170,8 +170,7 @@ def render(info: dict[str, Any]) -> str:
         terms = " + ".join(f"{w:g}·{t}" for t, w in p["losses"].items())
         out.append(
             f"  {p['phase']}{times}: updates {', '.join(p['updates'])}; {sched}"
-            + ("; fresh batch" if group["fresh_batch"] else "")
-            + ("; fresh latents" if group["fresh_latents"] else "")
+            + "".join(f"; fresh {kind}" for kind in ("batch", "latents") if kind in group["fresh"])
         )
         out.append(f"      optimizer {opt['type']} lr={opt.get('lr')}  minimises {terms}")
         for label, nodes in group["variants"]:
@@ -198,20 +197,18 @@ def distinct_calls(calls: list[dict[str, Any]]) -> list[tuple[dict[str, Any], in
 
 def collapse_plan(plan: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """Consecutive executions of one phase ("critic ×5") as one group: ``first`` (the
-    first execution), ``count``, ``fresh_batch`` (any repetition redraws the batch),
-    ``fresh_latents`` (any redraws the latents alone) and
+    first execution), ``count``, ``fresh`` (what any repetition redraws: "batch",
+    "latents") and
     ``variants`` — ``(label, node actions)`` for each run of repetitions that compute and
     reuse the same nodes ("repetition 1", "repetitions 2–5")."""
     groups: list[dict[str, Any]] = []
     for ex in plan:
         last = groups[-1] if groups else None
         if last is None or last["first"]["phase"] != ex["phase"] or ex["repeat"] == 0:
-            last = {"first": ex, "count": 0, "fresh_batch": False, "fresh_latents": False}
-            last["runs"] = []
+            last = {"first": ex, "count": 0, "fresh": set(), "runs": []}
             groups.append(last)
         last["count"] += 1
-        last["fresh_batch"] |= bool(ex["fresh_batch"])
-        last["fresh_latents"] |= ex["fresh"] == "latents"
+        last["fresh"].add(ex["fresh"])
         runs = last["runs"]
         if runs and runs[-1][2] == ex["nodes"]:
             runs[-1][1] = ex["repeat"]
