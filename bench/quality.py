@@ -5,6 +5,7 @@ checkpoint on the validation split, report its figure once on the test split.
     python bench/quality.py --models CGAN-conv BiGAN
     python bench/quality.py --models InfoGAN --seeds 0 --reuse   # evaluate a finished run
     python bench/quality.py --models ClusterGAN ClusterGAN-twin --seeds 0 1 2
+    python bench/quality.py --models ClusterGAN --seeds 0 --resume --max-minutes 160
 
 Protocol (every record follows it):
 
@@ -27,6 +28,13 @@ drawn beside the engine's curves in the engine entry's picture (``beside``). An 
 with ``step0`` also records the test figure of the untrained networks (the spec's
 initialisation, saved as a checkpoint and evaluated by ``gan eval``).
 
+A run longer than one sitting: ``--max-minutes M`` stops each run after M minutes with
+its state saved (``gan run`` gets SIGTERM and checkpoints the step it ends; a twin saves
+its state file), and writes no record; ``--resume`` continues it in a later sitting
+(``gan run --resume``; the twin's ``--resume``), and the run's record, once it has its
+whole budget, sums the sittings' minutes and keeps each one's minutes and load
+(``sittings``).
+
 Minutes are wall-clock on this machine and depend on what else ran: the load average is
 recorded beside them. Hyper-parameters are the specs' (from the papers and official
 code), never tuned on the test split.
@@ -38,6 +46,7 @@ import argparse
 import json
 import os
 import platform
+import signal
 import statistics
 import subprocess
 import sys
@@ -187,7 +196,8 @@ MODELS = [
         "0.829; target here: the engine's median validation purity inside the twin's seed "
         "range at every evaluation",
         0.90,
-        overrides=["train.steps=3000", "eval.every=250"],
+        # a checkpoint at every evaluation: a sitting cut short loses at most 250 steps
+        overrides=["train.steps=3000", "eval.every=250", "train.checkpoint_every=250"],
         extra=["kmeans/nmi", "kmeans/ari", "cluster/purity"],
         notes="specs/clustergan.toml, the official recipe (each value cites "
         "sudiptodip15/ClusterGAN), for 3,000 generator steps (5 critic steps each) of batch "
@@ -289,8 +299,73 @@ def gan(*args: str, log: Path) -> subprocess.CompletedProcess:
         return subprocess.run(cmd, stdout=subprocess.PIPE, stderr=f, text=True, cwd=REPO)
 
 
+def gan_sitting(*args: str, log: Path, run: Path, minutes: float) -> subprocess.CompletedProcess:
+    """``gan run`` for at most ``minutes``, then SIGTERM: the trainer ends the step it
+    is in (with that step's evaluation, if one was due), saves a checkpoint and stops,
+    so that ``--resume`` goes on exactly as an uninterrupted run would (unlike
+    ``train.max_minutes``, whose last step also evaluates and may be selected). The
+    signal waits until the run has logged a step: one that arrived during start-up
+    would end the process before it had anything to save."""
+    cmd = [sys.executable, "-m", "gan", *args]
+    metrics = run / "metrics.jsonl"
+    with open(log, "a") as f:
+        f.write(f"$ {' '.join(cmd)}  # for {minutes} min\n")
+        f.flush()
+        proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=f, text=True, cwd=REPO)
+        deadline = time.monotonic() + 60 * minutes
+        while proc.poll() is None:
+            stepping = metrics.is_file() and metrics.stat().st_size > 0
+            if time.monotonic() > deadline and stepping:
+                proc.send_signal(signal.SIGTERM)
+                break
+            time.sleep(0.2)
+        stdout, _ = proc.communicate()
+    return subprocess.CompletedProcess(cmd, proc.returncode, stdout, None)
+
+
 def shown(args: list[str]) -> str:
     return "gan " + " ".join(f"'{a}'" if " " in a else a for a in args)
+
+
+SITTINGS = "sittings.json"  # in a run folder: the sittings that trained it, so far
+
+
+class Sitting:
+    """One sitting of a run that may take several (``--max-minutes``, ``--resume``): its
+    minutes and load are appended to the run's list of sittings, which a fresh run
+    starts anew; the record, once the run is finished, sums them."""
+
+    def __init__(self, path: Path, resumed: bool) -> None:
+        self.path = path
+        self.done = read_json(path) if resumed and path.is_file() else []
+        self.entry: dict = {"date": time.strftime("%Y-%m-%d %H:%M"),
+                            "load_start": list(os.getloadavg())}  # fmt: skip
+        self.start = time.perf_counter()
+
+    def end(self, step: int) -> None:
+        self.entry["minutes"] = round((time.perf_counter() - self.start) / 60, 1)
+        self.entry["load_end"] = list(os.getloadavg())
+        self.entry["to_step"] = step
+        self.done.append(self.entry)
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self.path.write_text(json.dumps(self.done, indent=1) + "\n")
+
+    def stopped(self, out: Path) -> dict:
+        """No record yet: the run goes on in a later sitting."""
+        return {"stopped": f"at step {self.entry['to_step']} after {self.entry['minutes']} "
+                f"min; `--resume` continues {recorded(out)}"}  # fmt: skip
+
+    def summary(self) -> dict:
+        """Minutes and load of the whole run; every sitting's when there were several."""
+        first, last = self.done[0], self.done[-1]
+        summary: dict = {
+            "minutes": round(sum(s["minutes"] for s in self.done), 1),
+            "load_start": first["load_start"],
+            "load_end": last["load_end"],
+        }
+        if len(self.done) > 1:
+            summary["sittings"] = self.done
+        return summary
 
 
 def run_seed(entry: Entry, seed: int, args) -> dict:
@@ -320,15 +395,24 @@ def run_seed(entry: Entry, seed: int, args) -> dict:
     }
     reused = args.reuse and (out / "metrics.jsonl").is_file()
     if not reused:
-        log.unlink(missing_ok=True)
-        record["load_start"] = list(os.getloadavg())
-        start = time.perf_counter()
-        trained = gan(*run_args, log=log)
-        record["minutes"] = round((time.perf_counter() - start) / 60, 1)
-        record["load_end"] = list(os.getloadavg())
+        resumed = args.resume and any((out / "checkpoints").glob("step_*.safetensors"))
+        if resumed:
+            run_args[run_args.index("--force")] = "--resume"  # the record keeps the first
+        else:
+            log.unlink(missing_ok=True)
+        sitting = Sitting(out / SITTINGS, resumed)
+        if args.max_minutes:
+            trained = gan_sitting(*run_args, log=log, run=out, minutes=args.max_minutes)
+        else:
+            trained = gan(*run_args, log=log)
+        logged = (out / "metrics.jsonl").is_file()
+        sitting.end(read_run(out).last_step if logged else 0)
+        if logged and read_run(out).status == "interrupted":  # the sitting's time was up
+            return sitting.stopped(out)
         if trained.returncode != 0:
             record["error"] = f"gan run exited {trained.returncode}; see {recorded(log)}"
             return record
+        record.update(sitting.summary())
     run = read_run(out)
     train_lines, evals = run.train, run.evals
     if reused:
@@ -421,18 +505,23 @@ def run_script_seed(entry: Entry, seed: int, args) -> dict:
         "threads": int(os.environ.get("OMP_NUM_THREADS", 0)) or torch.get_num_threads(),
         **({"variant": args.variant} if args.variant else {}),
         "date": time.strftime("%Y-%m-%d"),
-        "load_start": list(os.getloadavg()),
     }
-    start = time.perf_counter()
-    with open(log, "w") as f:
-        done = subprocess.run([sys.executable, *cmd], stdout=f, stderr=f, cwd=REPO)
-    record["minutes"] = round((time.perf_counter() - start) / 60, 1)
-    record["load_end"] = list(os.getloadavg())
-    if done.returncode != 0:
+    resumed = args.resume and out.with_suffix(".state.safetensors").is_file()
+    sitting_args = (["--resume"] if resumed else []) + (
+        ["--max-minutes", str(args.max_minutes)] if args.max_minutes else []
+    )
+    sitting = Sitting(out.with_suffix(".sittings.json"), resumed)
+    with open(log, "a" if resumed else "w") as f:
+        done = subprocess.run([sys.executable, *cmd, *sitting_args], stdout=f, stderr=f, cwd=REPO)
+    lines = [json.loads(line) for line in out.read_text().splitlines()] if out.is_file() else []
+    final = lines[-1] if lines else {}
+    sitting.end(final.get("step", final.get("steps", 0)))
+    if done.returncode != 0 or not final:
         record["error"] = f"{entry.script} exited {done.returncode}; see {log}"
         return record
-    lines = [json.loads(line) for line in out.read_text().splitlines()]
-    final = lines[-1]
+    if final.get("stopped"):
+        return sitting.stopped(out)
+    record.update(sitting.summary())
     record["curve"] = [
         {k: v for k, v in c.items() if k != "split"} for c in lines if c.get("split") == "val"
     ]
@@ -669,6 +758,12 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--report-only", action="store_true", help="rewrite quality.md only")
     parser.add_argument(
+        "--max-minutes", type=float, help="stop each run after M minutes, resumable, no record"
+    )
+    parser.add_argument(
+        "--resume", action="store_true", help="continue runs an earlier sitting stopped"
+    )
+    parser.add_argument(
         "--variant", default="", help="a name for a deviation given with --set (a row of its own)"
     )
     return parser
@@ -698,6 +793,9 @@ def main() -> None:
             print(f"== {entry.name} seed {seed}", flush=True)
             runner = run_script_seed if entry.script else run_seed
             record = runner(entry, seed, args)
+            if "stopped" in record:
+                print(f"stopped {record['stopped']}", flush=True)
+                continue
             records = append_json(store, record)
             brief = {k: v for k, v in record.items() if k not in ("metrics", "curve")}
             print(json.dumps(brief), flush=True)

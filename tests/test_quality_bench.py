@@ -51,18 +51,15 @@ def test_quality_bench_records_a_validation_selected_test_figure(tmp_path: Path)
     assert (out / "quality_cgan-conv.png").stat().st_size > 1000
 
 
-def test_twin_entry_runs_its_script_on_the_data_root_given(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    """A twin entry (ClusterGAN-twin) passes `--data` on to its script and records the
-    script's curve and selected test figure. The script runs for real, on its stand-in
-    data (MNIST may be absent), after the folder it was given is checked."""
+def _twin_on_stand_in_data(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> tuple:
+    """quality.py's module, the ClusterGAN-twin entry, and a parser for its arguments;
+    the twin's script runs for real, on its stand-in data (MNIST may be absent), after
+    the folder it was given (``tmp_path / "mnist"``) is checked."""
     monkeypatch.syspath_prepend(str(REPO / "bench"))
     import quality
 
     data = tmp_path / "mnist"
-    data.mkdir()
-
+    data.mkdir(exist_ok=True)
     original = subprocess.run
 
     def run_on_stand_in_data(cmd, *a, **kw):
@@ -74,14 +71,71 @@ def test_twin_entry_runs_its_script_on_the_data_root_given(
         return original(real, *a, **kw)
 
     monkeypatch.setattr(quality.subprocess, "run", run_on_stand_in_data)
-    budget = ["--set", "train.steps=3", "--set", "eval.every=2"]
-    args = quality.build_parser().parse_args(
-        ["--models", "ClusterGAN-twin", "--data", str(data), "--runs", str(tmp_path), *budget]
-    )
     (entry,) = [e for e in quality.MODELS if e.key == "ClusterGAN-twin"]
+
+    def parse(*more: str):
+        return quality.build_parser().parse_args(
+            ["--models", entry.key, "--data", str(data), "--runs", str(tmp_path), *more]
+        )
+
+    return quality, entry, parse
+
+
+def test_twin_entry_runs_its_script_on_the_data_root_given(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A twin entry (ClusterGAN-twin) passes `--data` on to its script and records the
+    script's curve and selected test figure."""
+    quality, entry, parse = _twin_on_stand_in_data(tmp_path, monkeypatch)
+    args = parse("--set", "train.steps=3", "--set", "eval.every=2")
     record = quality.run_script_seed(entry, 3, args)
     assert "error" not in record, record.get("error")
     assert record["steps"] == 3 and record["seed"] == 3
     assert [c["step"] for c in record["curve"]] == [2, 3]
     assert 0.0 <= record["value"] <= 1.0
     assert "--data" in record["command"]
+
+
+def test_a_run_stopped_by_max_minutes_is_resumed_and_recorded_once(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """--max-minutes ends a sitting with no record (the run is not finished); --resume
+    finishes it, and the one record sums both sittings and keeps each one's load."""
+    quality, entry, parse = _twin_on_stand_in_data(tmp_path, monkeypatch)
+    budget = ["--set", "train.steps=3", "--set", "eval.every=2"]
+    first = quality.run_script_seed(entry, 1, parse(*budget, "--max-minutes", "1e-9"))
+    assert set(first) == {"stopped"} and "at step 1 " in first["stopped"]
+    fresh = quality.run_script_seed(entry, 1, parse(*budget, "--max-minutes", "1e-9"))
+    assert "at step 1 " in fresh["stopped"]  # without --resume: a new run, from step 0
+    record = quality.run_script_seed(entry, 1, parse(*budget, "--resume"))
+    assert "error" not in record and "stopped" not in record, record
+    assert record["steps"] == 3 and [c["step"] for c in record["curve"]] == [2, 3]
+    assert [s["to_step"] for s in record["sittings"]] == [1, 3]
+    assert record["minutes"] == pytest.approx(sum(s["minutes"] for s in record["sittings"]))
+    assert record["load_start"] == record["sittings"][0]["load_start"]
+    assert "--resume" not in record["command"]  # the command that reproduces the run
+
+
+@pytest.mark.slow  # two `gan run` sittings end to end
+def test_an_engine_run_stopped_by_max_minutes_resumes_from_its_checkpoint(tmp_path: Path) -> None:
+    """The engine's side of sittings: SIGTERM when the sitting's minutes are up ends
+    the first with a checkpoint and no record, `gan run --resume` finishes it, and one
+    record holds both (the evaluations of an uninterrupted run, no more)."""
+    out, runs = tmp_path / "results", tmp_path / "runs"
+    out.mkdir()
+    (out / "quality.json").write_text("[]")
+    cmd = [sys.executable, str(REPO / "bench" / "quality.py"), "--models", "CGAN-conv"]
+    cmd += ["--seeds", "0", "--out", str(out), "--runs", str(runs)]
+    cmd += ["--set", "data.source=digits", "--set", "train.steps=40", "--set", "eval.every=20"]
+    cmd += ["--set", "train.log_every=1"]  # the signal waits for a first logged step
+    first = subprocess.run([*cmd, "--max-minutes", "1e-9"], capture_output=True, text=True)
+    assert first.returncode == 0, first.stderr[-2000:]
+    assert "stopped at step " in first.stdout and "--resume" in first.stdout, first.stdout
+    assert json.loads((out / "quality.json").read_text()) == []
+    second = subprocess.run([*cmd, "--resume"], capture_output=True, text=True, timeout=600)
+    assert second.returncode == 0, second.stderr[-2000:]
+    (record,) = json.loads((out / "quality.json").read_text())
+    stopped_at, end = (s["to_step"] for s in record["sittings"])
+    assert 0 < stopped_at < 40 and end == record["steps"] == 40
+    assert "--force" in record["command"] and "--resume" not in record["command"]
+    assert [c["step"] for c in record["curve"]] == [20, 40]

@@ -36,11 +36,8 @@ def test_twin_imports_nothing_of_the_engine() -> None:
             assert node.level == 0, "a relative import would reach into the repository"
             roots.add((node.module or "").split(".")[0])
     assert "gan" not in roots
-    assert roots <= {"__future__", "argparse", "copy", "gzip", "json", "time", "pathlib"} | {
-        "numpy",
-        "torch",
-        "sklearn",
-    }, roots
+    stdlib = {"__future__", "argparse", "copy", "gzip", "json", "os", "time", "pathlib"}
+    assert roots <= stdlib | {"numpy", "torch", "sklearn", "safetensors"}, roots
 
 
 def test_twin_networks_have_the_official_variables(twin: ModuleType) -> None:
@@ -90,3 +87,43 @@ def test_twin_short_run_writes_curve_and_selected_test_figure(
 def test_twin_refuses_a_missing_data_folder(twin: ModuleType, tmp_path: Path) -> None:
     with pytest.raises(SystemExit, match="pass --data"):
         twin.main(["--data", str(tmp_path / "absent"), "--out", str(tmp_path / "x.jsonl")])
+
+
+def test_twin_resumed_after_a_stop_writes_the_uninterrupted_curve(
+    twin: ModuleType, tmp_path: Path
+) -> None:
+    """A sitting stopped by --max-minutes and a --resume that finishes the run write the
+    lines, losses and figures of one uninterrupted run: every generator, the reader's
+    place, both Adams and the best encoder came back from the safetensors state."""
+    common = ["--synthetic", "--eval-every", "2", "--batch-size", "8", "--seed", "5"]
+    whole, split = tmp_path / "whole.jsonl", tmp_path / "split.jsonl"
+    twin.main([*common, "--steps", "4", "--out", str(whole), "--threads", "1"])
+    stopped = twin.main(
+        [*common, "--steps", "4", "--out", str(split), "--threads", "1", "--max-minutes", "1e-9"]
+    )
+    assert stopped["stopped"] and stopped["step"] == 1
+    assert twin.state_path(split).is_file()
+    again = [*common, "--steps", "4", "--out", str(split), "--resume"]
+    assert twin.main([*again, "--max-minutes", "1e-9"])["step"] == 2  # after an evaluation
+    assert twin.main(again)["final"]
+
+    def lines(path: Path) -> list[dict]:
+        return [
+            {k: v for k, v in json.loads(line).items() if k not in ("seconds", "minutes")}
+            for line in path.read_text().splitlines()
+        ]
+
+    assert lines(split) == lines(whole)
+    assert [d.get("step") for d in lines(whole)] == [2, 4, None]
+
+
+def test_twin_resume_refuses_other_settings_or_a_missing_state(
+    twin: ModuleType, tmp_path: Path
+) -> None:
+    out = tmp_path / "t.jsonl"
+    base = ["--synthetic", "--eval-every", "1", "--batch-size", "8", "--out", str(out)]
+    with pytest.raises(SystemExit, match="no state file"):
+        twin.main([*base, "--steps", "2", "--resume"])
+    twin.main([*base, "--steps", "1", "--seed", "1"])
+    with pytest.raises(SystemExit, match="other seed"):
+        twin.main([*base, "--steps", "2", "--seed", "2", "--resume"])

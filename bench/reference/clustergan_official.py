@@ -2,7 +2,8 @@
 
 An independent reading of sudiptodip15/ClusterGAN (TensorFlow 1; files named below),
 written from that code and sharing nothing with the ``gan`` package: only torch, numpy,
-scikit-learn (the official evaluation's k-means and scores) and the MNIST IDX files. It
+scikit-learn (the official evaluation's k-means and scores), safetensors (its state
+between sittings) and the MNIST IDX files. It
 exists so that the engine's ClusterGAN (``specs/clustergan.toml``) can be compared with
 the official recipe step for step, on the same seeds and generator steps:
 
@@ -53,6 +54,14 @@ What is transcribed, and from where:
 Output: one JSON line per evaluation ({"step", "split": "val", "kmeans/purity",
 "kmeans/nmi", "kmeans/ari", "cluster/purity", "seconds"}), then a last line with
 "test" (the selected checkpoint's), "test_final" and "selected_step".
+
+Long runs span several sittings (3,000 steps are ~3.5 hours on one CPU core):
+``--max-minutes M`` stops after the generator step that passes M minutes (a last line
+``{"stopped": true, "step": …}`` says where), and every
+evaluation and stop writes the whole state (networks, both Adams, the numpy and torch
+generators, the reader's permutation and place, the best encoder) to
+``OUT.state.safetensors`` (no pickle); ``--resume`` continues from it, and the curve it
+writes is the one an uninterrupted run writes (tests/test_reference_twin.py).
 Layout differences that change no distribution: NCHW here (NHWC there), so a flatten or
 reshape orders features differently; this permutes weights drawn i.i.d.
 """
@@ -63,12 +72,14 @@ import argparse
 import copy
 import gzip
 import json
+import os
 import time
 from pathlib import Path
 
 import numpy as np
 import torch
 import torch.nn.functional as F
+from safetensors.torch import load_file, save_file
 from torch import nn
 
 DIM_GEN, CLASSES, BATCH = 30, 10, 64  # --dz, --K, --bs defaults of Image_ClusterGAN.py
@@ -141,7 +152,7 @@ class Batches:
         self.order = rng.permutation(len(x))
         self.pos = 0
 
-    def next(self, n: int) -> torch.Tensor:
+    def next(self, n: int, device: torch.device | str = "cpu") -> torch.Tensor:
         if self.pos + n > len(self.x):
             rest = self.order[self.pos :]
             self.order = self.rng.permutation(len(self.x))
@@ -150,14 +161,16 @@ class Batches:
         else:
             idx = self.order[self.pos : self.pos + n]
             self.pos += n
-        return torch.from_numpy(self.x[idx])
+        return torch.from_numpy(self.x[idx]).to(device)
 
 
-def sample_z(n: int, rng: np.random.RandomState) -> tuple[torch.Tensor, torch.Tensor]:
+def sample_z(
+    n: int, rng: np.random.RandomState, device: torch.device | str = "cpu"
+) -> tuple[torch.Tensor, torch.Tensor]:
     """util.sample_Z(sampler='one_hot'): (z = [0.10·N(0, I), one-hot], cluster index)."""
     idx = rng.randint(0, CLASSES, n)
     z = np.hstack((0.10 * rng.randn(n, DIM_GEN), np.eye(CLASSES)[idx]))
-    return torch.from_numpy(z).float(), torch.from_numpy(idx).long()
+    return torch.from_numpy(z).float().to(device), torch.from_numpy(idx).long().to(device)
 
 
 # -- networks (mnist/clus_wgan.py) --------------------------------------------------------
@@ -249,10 +262,12 @@ class Encoder(nn.Module):
 
 
 class Twin:
-    def __init__(self, seed: int, batch: int = BATCH) -> None:
-        torch.manual_seed(seed)
+    def __init__(self, seed: int, batch: int = BATCH, device: str = "cpu") -> None:
+        torch.manual_seed(seed)  # the weights are drawn on the CPU whatever the device
         self.batch = batch
         self.G, self.D, self.E = Generator(), Discriminator(), Encoder()
+        for net in (self.G, self.D, self.E):
+            net.to(device)
         self.opt_d = torch.optim.Adam(self.D.parameters(), **ADAM)
         self.opt_ge = torch.optim.Adam([*self.G.parameters(), *self.E.parameters()], **ADAM)
 
@@ -262,8 +277,8 @@ class Twin:
         """One d_adam step; ``eps`` (a test's replayed draw) or a new one."""
         with torch.no_grad():
             x_fake = self.G(z)
-        if eps is None:
-            eps = torch.rand(())  # one ε for the whole batch: tf.random_uniform([], 0, 1)
+        if eps is None:  # one ε for the whole batch: tf.random_uniform([], 0, 1)
+            eps = torch.rand(()).to(x.device)  # (the CPU generator on every device)
         x_hat = (eps * x + (1 - eps) * x_fake).requires_grad_(True)
         (grad,) = torch.autograd.grad(self.D(x_hat).sum(), x_hat, create_graph=True)
         gp = GP_SCALE * ((grad.flatten(1).norm(dim=1) - 1.0) ** 2).mean()
@@ -301,11 +316,12 @@ def evaluate(encoder: Encoder, x: np.ndarray, y: np.ndarray) -> dict[str, float]
     from sklearn.cluster import KMeans
     from sklearn.metrics import adjusted_rand_score, normalized_mutual_info_score
 
+    device = next(encoder.parameters()).device
     feats = []
     for start in range(0, len(x), BATCH):
-        zn, logits = encoder(torch.from_numpy(x[start : start + BATCH]))
+        zn, logits = encoder(torch.from_numpy(x[start : start + BATCH]).to(device))
         feats.append(torch.cat([zn, torch.softmax(logits, dim=1)], dim=1))
-    latent = torch.cat(feats).numpy()
+    latent = torch.cat(feats).cpu().numpy()
     k = max(CLASSES, len(np.unique(y)))
     pred = KMeans(n_clusters=k, n_init=10, random_state=0).fit_predict(latent)
     return {
@@ -316,6 +332,104 @@ def evaluate(encoder: Encoder, x: np.ndarray, y: np.ndarray) -> dict[str, float]
     }
 
 
+# -- the state between sittings ------------------------------------------------------------
+
+
+def state_path(out: Path) -> Path:
+    return out.with_suffix(".state.safetensors")
+
+
+def _optimizer_tensors(prefix: str, opt: torch.optim.Optimizer) -> dict[str, torch.Tensor]:
+    return {
+        f"{prefix}.{i}.{k}": v.detach().cpu()
+        for i, state in opt.state_dict()["state"].items()
+        for k, v in state.items()
+    }
+
+
+def _load_optimizer(prefix: str, opt: torch.optim.Optimizer, tensors: dict) -> None:
+    state: dict[int, dict[str, torch.Tensor]] = {}
+    for name, value in tensors.items():
+        if name.startswith(prefix + "."):
+            i, key = name[len(prefix) + 1 :].split(".", 1)
+            state.setdefault(int(i), {})[key] = value
+    opt.load_state_dict({"state": state, "param_groups": opt.state_dict()["param_groups"]})
+
+
+def save_state(path: Path, twin: Twin, rng: np.random.RandomState, batches: Batches,
+               best: tuple[float, int, dict] | None, meta: dict) -> None:  # fmt: skip
+    """Everything the next sitting needs to go on as if it had never stopped, in one
+    safetensors file written atomically (the metadata holds the scalars)."""
+    _, keys, pos, has_gauss, cached = rng.get_state()
+    tensors = {
+        f"{name}.{k}": v.detach().cpu().contiguous()
+        for name, net in (("G", twin.G), ("D", twin.D), ("E", twin.E))
+        for k, v in net.state_dict().items()
+    }
+    tensors |= _optimizer_tensors("opt_d", twin.opt_d) | _optimizer_tensors("opt_ge", twin.opt_ge)
+    tensors["torch_rng"] = torch.get_rng_state()
+    tensors["numpy_keys"] = torch.from_numpy(np.asarray(keys, dtype=np.int64))
+    tensors["reader_order"] = torch.from_numpy(np.asarray(batches.order, dtype=np.int64))
+    if best is not None:
+        tensors |= {f"best.E.{k}": v.detach().cpu().contiguous() for k, v in best[2].items()}
+    scalars = {
+        **meta,
+        "numpy_pos": int(pos),
+        "numpy_has_gauss": int(has_gauss),
+        "numpy_cached_gaussian": float(cached),
+        "reader_pos": batches.pos,
+        "best": None if best is None else [best[0], best[1]],
+    }
+    tmp = path.with_name(path.name + ".tmp")
+    save_file(tensors, str(tmp), metadata={"state": json.dumps(scalars)})
+    os.replace(tmp, path)
+
+
+def load_state(path: Path, twin: Twin, rng: np.random.RandomState, batches: Batches,
+               expect: dict) -> tuple[dict, tuple[float, int, dict] | None]:  # fmt: skip
+    """The state ``save_state`` wrote, put back into ``twin``, ``rng`` and ``batches``;
+    refused when it was written with another seed, batch size or evaluation interval."""
+    if not path.is_file():
+        raise SystemExit(f"--resume: no state file {path}; start without --resume")
+    from safetensors import safe_open
+
+    with safe_open(str(path), framework="pt") as f:
+        scalars = json.loads((f.metadata() or {}).get("state", "{}"))
+    differ = [k for k, v in expect.items() if scalars.get(k) != v]
+    if differ:
+        raise SystemExit(
+            f"--resume: {path} was written with other {', '.join(differ)} "
+            f"({', '.join(f'{k}={scalars.get(k)}' for k in differ)}); pass the same values"
+        )
+    tensors = load_file(str(path))
+    for name, net in (("G", twin.G), ("D", twin.D), ("E", twin.E)):
+        net.load_state_dict({k[len(name) + 1 :]: v for k, v in tensors.items()
+                             if k.startswith(name + ".")})  # fmt: skip
+    _load_optimizer("opt_d", twin.opt_d, tensors)
+    _load_optimizer("opt_ge", twin.opt_ge, tensors)
+    torch.set_rng_state(tensors["torch_rng"])
+    keys = tensors["numpy_keys"].numpy().astype(np.uint32)
+    rng.set_state(("MT19937", keys, scalars["numpy_pos"], scalars["numpy_has_gauss"],
+                   scalars["numpy_cached_gaussian"]))  # fmt: skip
+    batches.order = tensors["reader_order"].numpy().copy()
+    batches.pos = scalars["reader_pos"]
+    best = None
+    if scalars["best"] is not None:
+        weights = {k[len("best.E.") :]: v for k, v in tensors.items() if k.startswith("best.E.")}
+        best = (scalars["best"][0], scalars["best"][1], weights)
+    return scalars, best
+
+
+def _curve_until(out: Path, step: int) -> list[str]:
+    """The curve's lines up to the saved step (a stopped sitting wrote no later line,
+    but a killed one may have): what an uninterrupted run would have written so far."""
+    if not out.is_file():
+        return []
+    lines = [line for line in out.read_text().splitlines() if line.strip()]
+    return [line for line, d in zip(lines, map(json.loads, lines), strict=True)
+            if d.get("split") == "val" and d["step"] <= step]  # fmt: skip
+
+
 # -- the run ------------------------------------------------------------------------------
 
 
@@ -324,32 +438,57 @@ def run(args: argparse.Namespace) -> dict:
     data = synthetic(rng) if args.synthetic else load_mnist(Path(args.data))
     if args.smoke and not args.synthetic:
         data = {k: (x[:512], y[:512]) for k, (x, y) in data.items()}
-    twin = Twin(args.seed, args.batch_size)
+    device = torch.device(args.device)
+    twin = Twin(args.seed, args.batch_size, device)
     batches = Batches(data["train"][0], rng)
     out = Path(args.out)
     out.parent.mkdir(parents=True, exist_ok=True)
+    state = state_path(out)
+    same = {"seed": args.seed, "batch": args.batch_size, "eval_every": args.eval_every}
     best: tuple[float, int, dict] | None = None
+    done, earlier, kept = 0, 0.0, []
+    if args.resume:
+        scalars, best = load_state(state, twin, rng, batches, same)
+        done, earlier = scalars["step"], scalars["seconds"]
+        kept = _curve_until(out, done)
     start = time.perf_counter()
+
+    def seconds() -> float:
+        return round(earlier + time.perf_counter() - start, 1)
+
+    def save(step: int) -> None:
+        save_state(state, twin, rng, batches, best, {**same, "step": step, "seconds": seconds()})
+
     with out.open("w") as f:
 
         def write(line: dict) -> None:
             f.write(json.dumps(line) + "\n")
             f.flush()
 
-        for t in range(1, args.steps + 1):
+        f.writelines(line + "\n" for line in kept)
+        for t in range(done + 1, args.steps + 1):
             for _ in range(D_ITERS):
-                x = batches.next(twin.batch)
-                z, _ = sample_z(twin.batch, rng)
+                x = batches.next(twin.batch, device)
+                z, _ = sample_z(twin.batch, rng, device)
                 d_loss = twin.critic_step(x, z)
-            z, idx = sample_z(twin.batch, rng)
+            z, idx = sample_z(twin.batch, rng, device)
             g_loss = twin.generator_step(z, idx)
             if t % args.eval_every == 0 or t == args.steps:
                 scores = evaluate(twin.E, *data["val"])
-                seconds = round(time.perf_counter() - start, 1)
                 write({"step": t, "split": "val", **scores, "d_loss": d_loss, "g_loss": g_loss,
-                       "seconds": seconds})  # fmt: skip
+                       "seconds": seconds()})  # fmt: skip
                 if best is None or scores["kmeans/purity"] > best[0]:
                     best = (scores["kmeans/purity"], t, copy.deepcopy(twin.E.state_dict()))
+                save(t)
+            stop = (
+                args.max_minutes is not None and time.perf_counter() - start > 60 * args.max_minutes
+            )
+            if stop and t < args.steps:  # a last line says where (the next sitting drops it)
+                save(t)
+                stopped = {"stopped": True, "step": t, "steps": args.steps, "seed": args.seed,
+                           "minutes": round(seconds() / 60, 2)}  # fmt: skip
+                write(stopped)
+                return stopped
         assert best is not None
         final = evaluate(twin.E, *data["test"])
         twin.E.load_state_dict(best[2])
@@ -361,7 +500,7 @@ def run(args: argparse.Namespace) -> dict:
             "val_selected": best[0],
             "test": evaluate(twin.E, *data["test"]),
             "test_final": final,
-            "minutes": round((time.perf_counter() - start) / 60, 2),
+            "minutes": round(seconds() / 60, 2),
         }
         write(summary)
     return summary
@@ -376,6 +515,9 @@ def parse(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--out", default="clustergan_twin.jsonl", help="the JSONL curve")
     p.add_argument("--batch-size", type=int, default=BATCH, help="the official --bs: 64")
     p.add_argument("--threads", type=int, default=0, help="torch threads (0: torch's choice)")
+    p.add_argument("--device", default="cpu", help="cpu, cuda, cuda:1 …")
+    p.add_argument("--max-minutes", type=float, default=None, help="stop (state saved) after")
+    p.add_argument("--resume", action="store_true", help="go on from OUT.state.safetensors")
     p.add_argument("--smoke", action="store_true", help="3 steps on 512 images per split")
     p.add_argument("--synthetic", action="store_true", help="stand-in data, no files read")
     args = p.parse_args(argv)
@@ -383,6 +525,8 @@ def parse(argv: list[str] | None = None) -> argparse.Namespace:
         args.steps, args.eval_every = min(args.steps, 3), min(args.eval_every, 2)
     if min(args.steps, args.eval_every, args.batch_size) < 1:
         p.error("--steps, --eval-every and --batch-size must be at least 1")
+    if args.max_minutes is not None and args.max_minutes <= 0:
+        p.error("--max-minutes must be positive")
     return args
 
 
