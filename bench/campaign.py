@@ -19,6 +19,12 @@ Training (default):
 * the run's aggregate rate (seeds × steps per second) goes to ``speed_gpu.json``
   (``campaign``), with the form the run chose (vectorised or seed by seed, graphed or
   eager) as its console said.
+* a *twin* (quality.py's ``script`` entries, e.g. ``ClusterGAN-twin``: an official
+  loop in plain PyTorch, one seed per process) runs its K seeds as K processes at once
+  on the device, beside the engine's runs and for the whole budget; a seed still
+  training when it runs out stops with its state saved (resumable, no record).
+
+    python bench/campaign.py --models ClusterGAN ClusterGAN-twin --seeds 3 --minutes 8
 
 ``--speed``: aggregate steps/s of K = 1, 4, 8 … seeds per model, vectorised and seed by
 seed, in interleaved windows (bench/measure.py), written into ``speed.json`` (``seeds``)
@@ -33,6 +39,7 @@ import os
 import platform
 import re
 import time
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import measure
@@ -136,6 +143,27 @@ def train_model(entry: quality.Entry, k: int, minutes: float, args: argparse.Nam
     return records
 
 
+def train_twin(entry: quality.Entry, k: int, minutes: float, args: argparse.Namespace) -> list:
+    """A twin's K seeds at once, one process each on the device (quality.py's
+    ``run_script_seed``, which records them in its format): only the budget keys of
+    ``--set`` reach a twin (the smoke's other settings are the engine's)."""
+    sets = [f"train.device={args.device}", *args.set]
+    sets = [s for s in sets if s.partition("=")[0] in quality.SCRIPT_OPTIONS]
+    if args.smoke:
+        sets += ["train.steps=2", "eval.every=2"]
+    seeds = argparse.Namespace(
+        runs=str(Path(args.runs)), variant="", data_root=args.data_root, set=sets,
+        resume=False, max_minutes=minutes,
+    )  # fmt: skip
+    Path(args.runs).mkdir(parents=True, exist_ok=True)
+    with ThreadPoolExecutor(k) as pool:  # threads that wait on one process each
+        records = list(pool.map(lambda seed: quality.run_script_seed(entry, seed, seeds), range(k)))
+    device = _device_name(args.device)
+    for record in records:
+        record.update(device=device, campaign={"seeds_together": k, "budget_minutes": minutes})
+    return records
+
+
 def evaluate_seed(entry: quality.Entry, folder: Path, record: dict, log: Path) -> None:
     """The seed's curve, steps and rate, and its validation-selected checkpoint's test
     figures (``gan eval --best``), into ``record``."""
@@ -206,10 +234,20 @@ def campaign(args: argparse.Namespace) -> list[dict]:
         args.set = ["train.steps=2", "train.log_every=1", "eval.every=2", "data.val=100", *args.set]
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
-    share = args.minutes / len(keys)
+    twins = [key for key in keys if entries[key].script]
+    models = [key for key in keys if not entries[key].script]
     done: list[dict] = []
     deadline = time.monotonic() + 60 * args.minutes
-    for key in keys:
+    # twins train beside the engine's models for the whole budget: a model this size
+    # leaves most of a GPU idle, and a twin shares nothing with the engine's processes
+    beside = ThreadPoolExecutor(max(1, len(twins)))
+    pending = {}
+    for key in twins:
+        minutes = args.minutes * (1 - EVAL_MARGIN)
+        print(f"== {key}: {k} seeds beside the rest, {minutes:.2f} min", flush=True)
+        pending[key] = beside.submit(train_twin, entries[key], k, minutes, args)
+    share = args.minutes / max(1, len(models))
+    for key in models:
         left = (deadline - time.monotonic()) / 60
         if left <= 0.2:
             print(f"== {key}: skipped, the budget is spent", flush=True)
@@ -223,6 +261,15 @@ def campaign(args: argparse.Namespace) -> list[dict]:
         append_speed(out / "speed_gpu.json", speed)
         print(json.dumps(speed), flush=True)
         done += records
+    for key, future in pending.items():
+        for record in future.result():
+            if "stopped" in record:  # its minutes ran out: resumable, no record
+                print(f"== {key}: stopped {record['stopped']}", flush=True)
+                continue
+            append_json(out / "quality.json", record)
+            done.append(record)
+            print(f"== {key} seed {record['seed']}: {record.get('value')}", flush=True)
+    beside.shutdown()
     return done
 
 

@@ -88,7 +88,12 @@ class Entry:
 # `--set` keys a twin script understands, as its own options (the same budget for both),
 # and the `gan run` bookkeeping it has no use for; any other key would change the
 # engine's recipe alone, and is refused
-SCRIPT_OPTIONS = {"train.steps": "--steps", "eval.every": "--eval-every", "train.seed": "--seed"}
+SCRIPT_OPTIONS = {
+    "train.steps": "--steps",
+    "eval.every": "--eval-every",
+    "train.seed": "--seed",
+    "train.device": "--device",
+}
 SCRIPT_IGNORES = (
     "data.root",
     "train.max_minutes",

@@ -96,6 +96,7 @@ def test_twin_entry_runs_its_script_on_the_data_root_given(
     assert "--data" in record["command"]
 
 
+@pytest.mark.slow  # three sittings of the twin's process
 def test_a_run_stopped_by_max_minutes_is_resumed_and_recorded_once(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -72,3 +72,39 @@ def test_speed_section_is_replaced_not_repeated(tmp_path) -> None:
     assert "| aae | — | 5.00 |" in text and "| cgan | 1.0 → 2.0 | 5.00 |" in text
     stored = json.loads((tmp_path / "speed.json").read_text())["seeds"]["models"]
     assert list(stored) == ["aae", "cgan"]
+
+
+@pytest.mark.slow  # a bench script's processes end to end
+def test_campaign_runs_a_twins_seeds_at_once_and_records_each(tmp_path, monkeypatch) -> None:
+    """A twin entry (ClusterGAN-twin) in a campaign: K processes of its script at once,
+    on the campaign's device, one record each in quality.py's format. The script runs
+    for real, on its stand-in data (MNIST may be absent)."""
+    import campaign
+    import quality
+
+    data = tmp_path / "mnist"
+    data.mkdir()
+    original, started = subprocess.run, []
+
+    def on_stand_in_data(cmd, *a, **kw):
+        if "--data" not in cmd:  # anything else (uname, for the record's machine)
+            return original(cmd, *a, **kw)
+        i = cmd.index("--data")
+        started.append(cmd)
+        return original([*cmd[:i], *cmd[i + 2 :], "--synthetic", "--threads", "1"], *a, **kw)
+
+    monkeypatch.setattr(quality.subprocess, "run", on_stand_in_data)
+    out, runs = tmp_path / "results", tmp_path / "runs"
+    argv = ["--smoke", "--models", "ClusterGAN-twin", "--seeds", "2", "--minutes", "5"]
+    argv += ["--device", "cpu", "--data", str(data), "--out", str(out), "--runs", str(runs)]
+    args = campaign.parse_args(argv)
+    records = campaign.campaign(args)
+    assert sorted(r["seed"] for r in records) == [0, 1]
+    for r in records:
+        assert "error" not in r, r["error"]
+        assert r["steps"] == 2 and r["device"].startswith("cpu") and 0 <= r["value"] <= 1
+        assert r["campaign"]["seeds_together"] == 2
+    for cmd in started:
+        assert cmd[cmd.index("--device") + 1] == "cpu" and "--max-minutes" in cmd
+    stored = json.loads((out / "quality.json").read_text())
+    assert [r["model"] for r in stored] == [records[0]["model"]] * 2
