@@ -15,7 +15,7 @@
 # ClusterGAN's official recipe against its twin (#29's last row: 3 seeds each, 3,000
 # generator steps), the twin's seeds as processes beside the engine's vectorised run:
 #
-#   MODELS="ClusterGAN ClusterGAN-twin" SEEDS=3 MINUTES=8 bash bench/gpu_check.sh
+#   MODELS="ClusterGAN ClusterGAN-twin" SEEDS=3 bash bench/gpu_check.sh
 #
 # Checked on the CPU beforehand: DEVICE=cpu SMOKE=1 bash bench/gpu_check.sh (digits, 2
 # seeds, 2 steps) and tests/tools/test_campaign.py.

@@ -262,7 +262,7 @@ class Encoder(nn.Module):
 
 
 class Twin:
-    def __init__(self, seed: int, batch: int = BATCH, device: str = "cpu") -> None:
+    def __init__(self, seed: int, batch: int = BATCH, device: torch.device | str = "cpu") -> None:
         torch.manual_seed(seed)  # the weights are drawn on the CPU whatever the device
         self.batch = batch
         self.G, self.D, self.E = Generator(), Discriminator(), Encoder()
