@@ -15,12 +15,26 @@ def read_spec(name: str) -> dict:
     return tomllib.loads((SPECS / f"{name}.toml").read_text())
 
 
+def quick_spec(name: str, overrides: list[str]):
+    """``load_spec(name, overrides)`` whose sample metrics draw 200 images: a spec's
+    sample metric draws 10,000 for its judge at the last step's evaluation, and 200
+    run the same code."""
+    from gan.core.spec import load_spec
+
+    spec = load_spec(name, overrides)
+    quick = [
+        f"eval.metrics.{metric}.n=200"
+        for metric, component in spec.eval.metrics.items()
+        if component.type == "sample_quality"
+    ]
+    return load_spec(name, [*overrides, *quick]) if quick else spec
+
+
 def assert_short_run_writes_checkpoint(name: str, tmp_path: Path, *overrides: str) -> None:
     """Train a shipped spec for 2 steps on digits; a checkpoint and finite losses result."""
     import json
     import math
 
-    from gan.core.spec import load_spec
     from gan.training.trainer import Trainer
 
     base = [
@@ -33,17 +47,7 @@ def assert_short_run_writes_checkpoint(name: str, tmp_path: Path, *overrides: st
         "train.sample_every=2",
         "sample.n=4",
     ]
-    spec = load_spec(name, [*base, *overrides])
-    # a spec's sample metric draws 10,000 images for its judge at the last step's
-    # evaluation: 200 run the same code
-    quick = [
-        f"eval.metrics.{metric}.n=200"
-        for metric, component in spec.eval.metrics.items()
-        if component.type == "sample_quality"
-    ]
-    if quick:
-        spec = load_spec(name, [*base, *overrides, *quick])
-    Trainer(spec, tmp_path / "run", quiet=True).run()
+    Trainer(quick_spec(name, [*base, *overrides]), tmp_path / "run", quiet=True).run()
     assert list((tmp_path / "run" / "checkpoints").glob("*.safetensors"))
     lines = (tmp_path / "run" / "metrics.jsonl").read_text().splitlines()
     assert lines

@@ -232,6 +232,8 @@ def run_image_folder(tmp_path, root, *extra: str):
         "sample.n=4",
         "--set",
         "eval.metrics.samples.n=200",
+        "--set",
+        "eval.batchnorm_batches=2",  # bigan: 1,000 in its recipe
         "--quiet",
         *extra,
     ]

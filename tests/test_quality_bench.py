@@ -67,7 +67,7 @@ def _twin_on_stand_in_data(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> t
             return original(cmd, *a, **kw)
         i = cmd.index("--data")
         assert (Path(kw["cwd"]) / cmd[i + 1]).resolve() == data.resolve()
-        real = [*cmd[:i], *cmd[i + 2 :], "--synthetic", "--threads", "1"]
+        real = [*cmd[:i], *cmd[i + 2 :], "--synthetic", "--threads", "1", "--batch-size", "8"]
         return original(real, *a, **kw)
 
     monkeypatch.setattr(quality.subprocess, "run", run_on_stand_in_data)

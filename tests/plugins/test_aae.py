@@ -13,6 +13,7 @@ from pathlib import Path
 
 import torch
 import torch.nn.functional as F
+from helpers import quick_spec
 from typer.testing import CliRunner
 
 from gan.cli import app
@@ -35,7 +36,7 @@ def _frozen_except_buffers(before: torch.nn.Module, after: torch.nn.Module, name
 
 def _short_run(spec: str, tmp_path: Path, *extra: str) -> None:
     overrides = ["data.source=digits", "train.steps=3", "train.batch_size=16", *extra]
-    Trainer(load_spec(spec, overrides), tmp_path / "run", quiet=True).run()
+    Trainer(quick_spec(spec, overrides), tmp_path / "run", quiet=True).run()
     assert list((tmp_path / "run" / "checkpoints").glob("*.safetensors"))
     records = [
         json.loads(line) for line in (tmp_path / "run/metrics.jsonl").read_text().splitlines()

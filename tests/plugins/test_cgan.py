@@ -9,10 +9,10 @@ import math
 
 import torch
 import torch.nn.functional as F
+from helpers import quick_spec
 from typer.testing import CliRunner
 
 from gan.cli import app
-from gan.core.spec import load_spec
 from gan.testing import assert_changed, assert_same_parameters, record_step, tiny_engine
 from gan.training.trainer import Trainer
 
@@ -91,7 +91,7 @@ def test_one_step_equals_hand_written_pytorch():
 
 def test_short_run_writes_checkpoint(tmp_path):
     overrides = ["data.source=digits", "train.steps=3", "train.batch_size=16"]
-    Trainer(load_spec("cgan", overrides), tmp_path / "run", quiet=True).run()
+    Trainer(quick_spec("cgan", overrides), tmp_path / "run", quiet=True).run()
     assert list((tmp_path / "run" / "checkpoints").glob("*.safetensors"))
     lines = (tmp_path / "run" / "metrics.jsonl").read_text().splitlines()
     losses = {k: v for line in lines for k, v in json.loads(line).items() if "/" in k}

@@ -97,14 +97,32 @@ def test_sigkill_then_resume_is_bit_identical(tmp_path, signum):
 
 
 def test_resume_with_changed_spec_is_refused(tmp_path):
+    """In-process (the CLI's own entry): three runs without three interpreters' start."""
+    from typer.testing import CliRunner
+
+    from gan.cli import app
+
     out = tmp_path / "run"
     # a finished run is enough to resume from; its evaluation is not needed
-    short = ("--set", "train.steps=20", "--set", "eval={}")
-    assert gan("--out", str(out), *short).wait(timeout=900) == 0
+    short = [
+        "run",
+        "bigan",
+        *ARGS,
+        "--out",
+        str(out),
+        "--set",
+        "train.steps=20",
+        "--set",
+        "eval={}",
+    ]
+
+    def run(*more: str):
+        return CliRunner().invoke(app, [*short, *more])
+
+    assert run().exit_code == 0
     lr = ("--set", "phases.discriminator.optimizer.lr=0.1")
-    changed = gan("--out", str(out), "--resume", *short, *lr)
-    _, err = changed.communicate(timeout=900)
-    assert changed.returncode == 2
-    assert "phases.discriminator.optimizer.lr" in err.decode()
-    forced = gan("--out", str(out), "--resume", "--force", *short, *lr)
-    assert forced.wait(timeout=900) == 0
+    changed = run("--resume", *lr)
+    assert changed.exit_code == 2
+    assert "phases.discriminator.optimizer.lr" in changed.output
+    forced = run("--resume", "--force", *lr)
+    assert forced.exit_code == 0, forced.output
