@@ -401,6 +401,8 @@ def run_seed(entry: Entry, seed: int, args) -> dict:
     reused = args.reuse and (out / "metrics.jsonl").is_file()
     if not reused:
         resumed = args.resume and any((out / "checkpoints").glob("step_*.safetensors"))
+        if resumed and read_run(out).status == "finished":
+            return {"stopped": f"nothing to resume: {recorded(out)} is finished (and recorded)"}
         if resumed:
             run_args[run_args.index("--force")] = "--resume"  # the record keeps the first
         else:
@@ -512,6 +514,8 @@ def run_script_seed(entry: Entry, seed: int, args) -> dict:
         "date": time.strftime("%Y-%m-%d"),
     }
     resumed = args.resume and out.with_suffix(".state.safetensors").is_file()
+    if resumed and '"final": true' in out.read_text():
+        return {"stopped": f"nothing to resume: {recorded(out)} is finished (and recorded)"}
     sitting_args = (["--resume"] if resumed else []) + (
         ["--max-minutes", str(args.max_minutes)] if args.max_minutes else []
     )

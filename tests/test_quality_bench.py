@@ -115,6 +115,8 @@ def test_a_run_stopped_by_max_minutes_is_resumed_and_recorded_once(
     assert record["minutes"] == pytest.approx(sum(s["minutes"] for s in record["sittings"]))
     assert record["load_start"] == record["sittings"][0]["load_start"]
     assert "--resume" not in record["command"]  # the command that reproduces the run
+    again = quality.run_script_seed(entry, 1, parse(*budget, "--resume"))
+    assert "nothing to resume" in again["stopped"]  # not a second record of the same run
 
 
 @pytest.mark.slow  # two `gan run` sittings end to end
@@ -129,14 +131,18 @@ def test_an_engine_run_stopped_by_max_minutes_resumes_from_its_checkpoint(tmp_pa
     cmd += ["--seeds", "0", "--out", str(out), "--runs", str(runs)]
     cmd += ["--set", "data.source=digits", "--set", "train.steps=40", "--set", "eval.every=20"]
     cmd += ["--set", "train.log_every=1"]  # the signal waits for a first logged step
+    cmd += ["--set", "eval.metrics.samples.n=200"]  # the judge's 10,000 samples: minutes
     first = subprocess.run([*cmd, "--max-minutes", "1e-9"], capture_output=True, text=True)
     assert first.returncode == 0, first.stderr[-2000:]
     assert "stopped at step " in first.stdout and "--resume" in first.stdout, first.stdout
     assert json.loads((out / "quality.json").read_text()) == []
     second = subprocess.run([*cmd, "--resume"], capture_output=True, text=True, timeout=600)
     assert second.returncode == 0, second.stderr[-2000:]
-    (record,) = json.loads((out / "quality.json").read_text())
+    store = out / "quality.json"
+    (record,) = json.loads(store.read_text())
     stopped_at, end = (s["to_step"] for s in record["sittings"])
     assert 0 < stopped_at < 40 and end == record["steps"] == 40
     assert "--force" in record["command"] and "--resume" not in record["command"]
     assert [c["step"] for c in record["curve"]] == [20, 40]
+    third = subprocess.run([*cmd, "--resume"], capture_output=True, text=True, timeout=600)
+    assert "nothing to resume" in third.stdout and len(json.loads(store.read_text())) == 1
