@@ -83,6 +83,10 @@ class Entry:
     beside: str | None = None  # key of a twin entry whose curves this entry's plot also draws
     step0: bool = False  # also record the untrained networks' test figure
     retired: str = ""  # why this entry only shows old records (its spec has changed since)
+    # a row of samples/class_acc_<k> (the judge reading the samples drawn for class or
+    # code k as that class) under this share is named beside the seed's figure and
+    # counted over seeds: for a clustering GAN, a code its samples do not own (merged)
+    weak_rows: float | None = None
 
 
 # `--set` keys a twin script understands, as its own options (the same budget for both),
@@ -125,7 +129,10 @@ MODELS = [
         0.95,
         as_error=True,
         extra=["cluster/nmi", "samples/class_acc"],
-        notes="The spec's 5,000 steps of batch 128 = the official 50 epochs × 100 updates.",
+        notes="The spec's 5,000 steps of batch 128 = the official 50 epochs × 100 updates. "
+        "A code the judge reads as its digit for under 80% of its samples is named as "
+        "merged (another code draws the same digit).",
+        weak_rows=0.8,
     ),
     Entry(
         "CGAN-conv",
@@ -626,6 +633,23 @@ def newest_runs(records: list[dict], entry: Entry) -> dict[tuple[str, int], dict
     return {(r.get("variant", ""), r["seed"]): r for r in rows}
 
 
+def weak_rows(entry: Entry, record: dict) -> list[tuple[int, float]]:
+    """The rows (classes or codes) whose samples the judge reads as theirs for less
+    than ``entry.weak_rows`` of the time, with that share."""
+    if entry.weak_rows is None:
+        return []
+    prefix = "samples/class_acc_"
+    rows = {int(k[len(prefix) :]): v for k, v in record.get("metrics", {}).items()
+            if k.startswith(prefix) and k[len(prefix) :].isdigit()}  # fmt: skip
+    return [(k, v) for k, v in sorted(rows.items()) if v < entry.weak_rows]
+
+
+def weak_text(entry: Entry, record: dict) -> str:
+    rows = weak_rows(entry, record)
+    named = ", ".join(f"{k} ({100 * v:.0f}%)" for k, v in rows) or "none"
+    return f"rows read < {100 * entry.weak_rows:.0f}%: {named}"
+
+
 def paper_table(records: list[dict]) -> list[str]:
     """Each model (and variant): the median test figure over its seeds beside the
     paper's figure and the target, met or not."""
@@ -650,6 +674,12 @@ def paper_table(records: list[dict]) -> list[str]:
             met = median >= entry.target
             spread = pooled([100 * (1 - v) if entry.as_error else 100 * v for v in values])
             spread_text = f"; mean ± std {spread.text(3)}" if spread and spread.std else ""
+            if entry.weak_rows is not None:
+                seeds = [r for (v, _), r in newest.items() if v == variant and "metrics" in r]
+                weak = sum(bool(weak_rows(entry, r)) for r in seeds)
+                spread_text += (
+                    f"; {weak} of {len(seeds)} with a row read < {100 * entry.weak_rows:.0f}%"
+                )
             lines.append(
                 f"| {name} | {fmt(entry, median)} ({len(values)} seed(s){spread_text}) | "
                 f"{entry.paper} | {'yes' if met else '**no**'} |"
@@ -688,6 +718,8 @@ def write_report(records: list[dict], path: Path) -> None:
             others = ", ".join(
                 f"{k} {r['metrics'][k]:.4f}" for k in entry.extra if k in r["metrics"]
             )
+            if entry.weak_rows is not None:
+                others += f"; {weak_text(entry, r)}"
             if "step0" in r:  # the untrained networks' figure, beside the trained one
                 others += f"; step 0: {entry.metric} {fmt(entry, r['step0'].get(entry.metric))}"
             load = (

@@ -146,3 +146,29 @@ def test_an_engine_run_stopped_by_max_minutes_resumes_from_its_checkpoint(tmp_pa
     assert [c["step"] for c in record["curve"]] == [20, 40]
     third = subprocess.run([*cmd, "--resume"], capture_output=True, text=True, timeout=600)
     assert "nothing to resume" in third.stdout and len(json.loads(store.read_text())) == 1
+
+
+def test_merged_codes_are_named_per_seed_and_counted_over_seeds(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """InfoGAN's rows: a code whose samples the judge reads as its digit under 80% of
+    the time is named beside the seed's figure, and the seeds with one are counted."""
+    monkeypatch.syspath_prepend(str(REPO / "bench"))
+    import quality
+
+    def record(seed: int, rows: list[float]) -> dict:
+        metrics = {f"samples/class_acc_{k}": v for k, v in enumerate(rows)}
+        metrics["cluster/acc"] = 0.9
+        return {"protocol": quality.PROTOCOL, "model": "InfoGAN", "seed": seed, "steps": 5,
+                "selected_step": 5, "minutes": 1.0, "value": 0.9, "metrics": metrics,
+                "command": "gan run", "eval_command": "gan eval"}  # fmt: skip
+
+    merged = record(0, [0.99, 0.5, 0.95, 0.79])
+    clean = record(1, [0.99, 0.98, 0.95, 0.8])
+    (entry,) = [e for e in quality.MODELS if e.key == "InfoGAN"]
+    assert quality.weak_rows(entry, merged) == [(1, 0.5), (3, 0.79)]
+    assert quality.weak_rows(entry, clean) == []
+    quality.write_report([merged, clean], tmp_path / "quality.md")
+    text = (tmp_path / "quality.md").read_text()
+    assert "rows read < 80%: 1 (50%), 3 (79%)" in text and "rows read < 80%: none" in text
+    assert "1 of 2 with a row read < 80%" in text
