@@ -345,22 +345,32 @@ SITTINGS = "sittings.json"  # in a run folder: the sittings that trained it, so 
 class Sitting:
     """One sitting of a run that may take several (``--max-minutes``, ``--resume``): its
     minutes and load are appended to the run's list of sittings, which a fresh run
-    starts anew; the record, once the run is finished, sums them."""
+    starts anew; the record, once the run is finished, sums them. The sitting is
+    written down when it starts, so that one cut off before its end (the machine
+    stopped) still shows, as minutes unknown, and the sum is said to be a lower bound;
+    so does a run resumed with no list at all (started by an older script)."""
 
     def __init__(self, path: Path, resumed: bool) -> None:
         self.path = path
-        self.done = read_json(path) if resumed and path.is_file() else []
+        self.done: list[dict] = []
+        if resumed:
+            unrecorded = [{"minutes": None, "to_step": None, "note": "not recorded"}]
+            self.done = read_json(path) if path.is_file() else unrecorded
         self.entry: dict = {"date": time.strftime("%Y-%m-%d %H:%M"),
-                            "load_start": list(os.getloadavg())}  # fmt: skip
+                            "load_start": list(os.getloadavg()), "minutes": None}  # fmt: skip
         self.start = time.perf_counter()
+        self._write([*self.done, self.entry])
+
+    def _write(self, sittings: list[dict]) -> None:
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self.path.write_text(json.dumps(sittings, indent=1) + "\n")
 
     def end(self, step: int) -> None:
         self.entry["minutes"] = round((time.perf_counter() - self.start) / 60, 1)
         self.entry["load_end"] = list(os.getloadavg())
         self.entry["to_step"] = step
         self.done.append(self.entry)
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        self.path.write_text(json.dumps(self.done, indent=1) + "\n")
+        self._write(self.done)
 
     def stopped(self, out: Path) -> dict:
         """No record yet: the run goes on in a later sitting."""
@@ -369,12 +379,15 @@ class Sitting:
 
     def summary(self) -> dict:
         """Minutes and load of the whole run; every sitting's when there were several."""
-        first, last = self.done[0], self.done[-1]
+        last = self.done[-1]
+        known = [s["minutes"] for s in self.done if s.get("minutes") is not None]
         summary: dict = {
-            "minutes": round(sum(s["minutes"] for s in self.done), 1),
-            "load_start": first["load_start"],
+            "minutes": round(sum(known), 1),
+            "load_start": next(s["load_start"] for s in self.done if s.get("load_start")),
             "load_end": last["load_end"],
         }
+        if len(known) < len(self.done):
+            summary["timing"] = "a lower bound: a sitting's minutes were not recorded"
         if len(self.done) > 1:
             summary["sittings"] = self.done
         return summary

@@ -172,3 +172,26 @@ def test_merged_codes_are_named_per_seed_and_counted_over_seeds(
     text = (tmp_path / "quality.md").read_text()
     assert "rows read < 80%: 1 (50%), 3 (79%)" in text and "rows read < 80%: none" in text
     assert "1 of 2 with a row read < 80%" in text
+
+
+def test_a_sitting_cut_off_or_never_listed_makes_the_minutes_a_lower_bound(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A sitting is listed when it starts: one the machine cut off shows with unknown
+    minutes, as does a run resumed with no list; the sum then says it is a lower bound."""
+    monkeypatch.syspath_prepend(str(REPO / "bench"))
+    import quality
+
+    path = tmp_path / "sittings.json"
+    quality.Sitting(path, resumed=False)  # ... and the machine stopped: no end()
+    resumed = quality.Sitting(path, resumed=True)
+    resumed.end(step=30)
+    summary = resumed.summary()
+    assert [s["minutes"] is None for s in summary["sittings"]] == [True, False]
+    assert summary["timing"].startswith("a lower bound")
+    complete = quality.Sitting(tmp_path / "other.json", resumed=False)
+    complete.end(step=30)
+    assert "timing" not in complete.summary() and "sittings" not in complete.summary()
+    orphan = quality.Sitting(tmp_path / "absent.json", resumed=True)  # an older script's run
+    orphan.end(step=30)
+    assert orphan.summary()["sittings"][0]["note"] == "not recorded"
