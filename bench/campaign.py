@@ -143,14 +143,21 @@ def train_model(entry: quality.Entry, k: int, minutes: float, args: argparse.Nam
     return records
 
 
-def train_twin(entry: quality.Entry, k: int, minutes: float, args: argparse.Namespace) -> list:
-    """A twin's K seeds at once, one process each on the device (quality.py's
-    ``run_script_seed``, which records them in its format): only the budget keys of
-    ``--set`` reach a twin (the smoke's other settings are the engine's)."""
+def twin_sets(entry: quality.Entry, args: argparse.Namespace) -> list[str]:
+    """The ``--set`` items a twin gets: the device, the user's own (a key the twin
+    cannot take is refused here, before anything trains, as ``quality.py`` does) and,
+    for a smoke, its budget (the smoke's other settings are the engine's)."""
     sets = [f"train.device={args.device}", *args.set]
-    sets = [s for s in sets if s.partition("=")[0] in quality.SCRIPT_OPTIONS]
-    if args.smoke:
-        sets += ["train.steps=2", "eval.every=2"]
+    quality.script_options(entry, sets)  # SystemExit naming the key it cannot take
+    return sets + (["train.steps=2", "eval.every=2"] if args.smoke else [])
+
+
+def train_twin(
+    entry: quality.Entry, k: int, minutes: float, args: argparse.Namespace, sets: list[str]
+) -> list:
+    """A twin's K seeds at once, one process each on the device (quality.py's
+    ``run_script_seed``, which records them in its format), with ``sets`` from
+    :func:`twin_sets`."""
     seeds = argparse.Namespace(
         runs=str(Path(args.runs)), variant="", data_root=args.data_root, set=sets,
         resume=False, max_minutes=minutes,
@@ -230,11 +237,12 @@ def campaign(args: argparse.Namespace) -> list[dict]:
     if unknown:
         raise SystemExit(f"unknown model(s) {unknown}; choose from {sorted(entries)}")
     k = (args.seeds or [2 if args.smoke else 4])[0]
+    twins = [key for key in keys if entries[key].script]
+    sets = {key: twin_sets(entries[key], args) for key in twins}
     if args.smoke:
         args.set = ["train.steps=2", "train.log_every=1", "eval.every=2", "data.val=100", *args.set]
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
-    twins = [key for key in keys if entries[key].script]
     models = [key for key in keys if not entries[key].script]
     done: list[dict] = []
     deadline = time.monotonic() + 60 * args.minutes
@@ -245,7 +253,7 @@ def campaign(args: argparse.Namespace) -> list[dict]:
     for key in twins:
         minutes = args.minutes * (1 - EVAL_MARGIN)
         print(f"== {key}: {k} seeds beside the rest, {minutes:.2f} min", flush=True)
-        pending[key] = beside.submit(train_twin, entries[key], k, minutes, args)
+        pending[key] = beside.submit(train_twin, entries[key], k, minutes, args, sets[key])
     share = args.minutes / max(1, len(models))
     for key in models:
         left = (deadline - time.monotonic()) / 60

@@ -432,15 +432,16 @@ def run_seed(entry: Entry, seed: int, args) -> dict:
             trained = gan_sitting(*run_args, log=log, run=out, minutes=args.max_minutes)
         else:
             trained = gan(*run_args, log=log)
-        logged = (out / "metrics.jsonl").is_file()
-        sitting.end(read_run(out).last_step if logged else 0)
-        if logged and read_run(out).status == "interrupted":  # the sitting's time was up
+        run = read_run(out) if (out / "metrics.jsonl").is_file() else None
+        sitting.end(run.end_step if run else 0)
+        if run and run.status == "interrupted":  # the sitting's time was up
             return sitting.stopped(out)
-        if trained.returncode != 0:
+        if trained.returncode != 0 or run is None:
             record["error"] = f"gan run exited {trained.returncode}; see {recorded(log)}"
             return record
         record.update(sitting.summary())
-    run = read_run(out)
+    else:
+        run = read_run(out)
     train_lines, evals = run.train, run.evals
     if reused:
         # a run trained elsewhere with this command (e.g. a queued nohup job): its
@@ -657,10 +658,15 @@ def weak_rows(entry: Entry, record: dict) -> list[tuple[int, float]]:
     return [(k, v) for k, v in sorted(rows.items()) if v < entry.weak_rows]
 
 
+def weak_threshold(entry: Entry) -> str:
+    """``< 80%``: the share under which a row counts as weak, as the report writes it."""
+    return f"< {100 * (entry.weak_rows or 0):.0f}%"
+
+
 def weak_text(entry: Entry, record: dict) -> str:
     rows = weak_rows(entry, record)
     named = ", ".join(f"{k} ({100 * v:.0f}%)" for k, v in rows) or "none"
-    return f"rows read < {100 * entry.weak_rows:.0f}%: {named}"
+    return f"rows read {weak_threshold(entry)}: {named}"
 
 
 def paper_table(records: list[dict]) -> list[str]:
@@ -690,9 +696,7 @@ def paper_table(records: list[dict]) -> list[str]:
             if entry.weak_rows is not None:
                 seeds = [r for (v, _), r in newest.items() if v == variant and "metrics" in r]
                 weak = sum(bool(weak_rows(entry, r)) for r in seeds)
-                spread_text += (
-                    f"; {weak} of {len(seeds)} with a row read < {100 * entry.weak_rows:.0f}%"
-                )
+                spread_text += f"; {weak} of {len(seeds)} with a row read {weak_threshold(entry)}"
             lines.append(
                 f"| {name} | {fmt(entry, median)} ({len(values)} seed(s){spread_text}) | "
                 f"{entry.paper} | {'yes' if met else '**no**'} |"

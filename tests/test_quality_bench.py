@@ -130,11 +130,17 @@ def test_an_engine_run_stopped_by_max_minutes_resumes_from_its_checkpoint(tmp_pa
     cmd = [sys.executable, str(REPO / "bench" / "quality.py"), "--models", "CGAN-conv"]
     cmd += ["--seeds", "0", "--out", str(out), "--runs", str(runs)]
     cmd += ["--set", "data.source=digits", "--set", "train.steps=40", "--set", "eval.every=20"]
-    cmd += ["--set", "train.log_every=1"]  # the signal waits for a first logged step
+    # the signal waits for a first logged step; logging every 3rd step, the sitting
+    # mostly stops between two log lines, and lists the step it checkpointed
+    cmd += ["--set", "train.log_every=3"]
     cmd += ["--set", "eval.metrics.samples.n=200"]  # the judge's 10,000 samples: minutes
     first = subprocess.run([*cmd, "--max-minutes", "1e-9"], capture_output=True, text=True)
     assert first.returncode == 0, first.stderr[-2000:]
     assert "stopped at step " in first.stdout and "--resume" in first.stdout, first.stdout
+    (listed,) = json.loads((runs / "cgan-conv_s0" / "sittings.json").read_text())
+    assert (
+        runs / "cgan-conv_s0" / "checkpoints" / f"step_{listed['to_step']:08d}.safetensors"
+    ).is_file()
     assert json.loads((out / "quality.json").read_text()) == []
     second = subprocess.run([*cmd, "--resume"], capture_output=True, text=True, timeout=600)
     assert second.returncode == 0, second.stderr[-2000:]
@@ -195,3 +201,18 @@ def test_a_sitting_cut_off_or_never_listed_makes_the_minutes_a_lower_bound(
     orphan = quality.Sitting(tmp_path / "absent.json", resumed=True)  # an older script's run
     orphan.end(step=30)
     assert orphan.summary()["sittings"][0]["note"] == "not recorded"
+
+
+def test_a_runs_end_step_is_its_last_sessions_not_its_last_log_line(tmp_path: Path) -> None:
+    """A run stopped between two log lines ended (and checkpointed) on a later step
+    than it logged: the sitting lists run.json's step; a run.json without one (or
+    none) falls back to the log."""
+    from gan.training.runinfo import read_run
+
+    (tmp_path / "metrics.jsonl").write_text('{"step": 250, "time": 1.0}\n')
+    assert read_run(tmp_path).end_step == 250
+    sessions = [{"start_step": 0, "end_step": 100}, {"start_step": 100, "end_step": 256}]
+    (tmp_path / "run.json").write_text(json.dumps({"sessions": sessions}))
+    assert read_run(tmp_path).end_step == 256
+    (tmp_path / "run.json").write_text(json.dumps({"sessions": [{"status": "running"}]}))
+    assert read_run(tmp_path).end_step == 250

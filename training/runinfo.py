@@ -62,6 +62,16 @@ class Run:
         return max(steps, default=0)
 
     @property
+    def end_step(self) -> int:
+        """The step the latest session ended on (and checkpointed, when stopped), from
+        run.json; the last logged step where run.json does not say. They differ when a
+        run stops between two log lines."""
+        sessions = self.info.get("sessions") or [{}]
+        last = sessions[-1] if isinstance(sessions[-1], dict) else {}
+        end = last.get("end_step")
+        return end if isinstance(end, int) and not isinstance(end, bool) else self.last_step
+
+    @property
     def seed(self) -> Any:
         return self.spec.get("train", {}).get("seed")
 

@@ -108,3 +108,18 @@ def test_campaign_runs_a_twins_seeds_at_once_and_records_each(tmp_path, monkeypa
         assert cmd[cmd.index("--device") + 1] == "cpu" and "--max-minutes" in cmd
     stored = json.loads((out / "quality.json").read_text())
     assert [r["model"] for r in stored] == [records[0]["model"]] * 2
+
+
+def test_a_campaign_refuses_a_recipe_key_its_twin_cannot_take(monkeypatch) -> None:
+    """A user's `--set` reaches the engine's models and the twin alike, or the campaign
+    stops before anything trains: a recipe key the twin has no option for is refused,
+    while the smoke's own settings (the engine's) are not the twin's to refuse."""
+    monkeypatch.syspath_prepend(str(REPO / "bench"))
+    import campaign
+
+    argv = ["--smoke", "--models", "ClusterGAN-twin", "--device", "cpu"]
+    with pytest.raises(SystemExit, match=r"optim\.lr"):
+        campaign.campaign(campaign.parse_args([*argv, "--set", "optim.lr=1e-3"]))
+    (entry,) = [e for e in campaign.quality.MODELS if e.key == "ClusterGAN-twin"]
+    sets = campaign.twin_sets(entry, campaign.parse_args([*argv, "--set", "train.seed=3"]))
+    assert sets == ["train.device=cpu", "train.seed=3", "train.steps=2", "eval.every=2"]
