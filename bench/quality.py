@@ -669,6 +669,33 @@ def weak_text(entry: Entry, record: dict) -> str:
     return f"rows read {weak_threshold(entry)}: {named}"
 
 
+def inside_twin_range(entry: Entry, ours: list[dict], twins: list[dict]) -> tuple[bool, str]:
+    """The target of an entry drawn beside its twin (``beside``): at every evaluation
+    step that every seed of both sides reached, the median over our seeds of the
+    validation figure lies inside the twin's seed range (its least to its greatest).
+    A twin of one seed has no range yet, and the target is then not met."""
+
+    def at_steps(records: list[dict]) -> list[dict[int, float]]:
+        return [{c["step"]: c[entry.metric] for c in r.get("curve", []) if entry.metric in c}
+                for r in records]  # fmt: skip
+
+    mine, theirs = at_steps(ours), at_steps(twins)
+    steps = sorted(set.intersection(*(set(c) for c in mine + theirs))) if mine and theirs else []
+    if len(theirs) < 2 or not steps:
+        return False, f"the twin has {len(theirs)} seed(s) at common steps: no range yet"
+    outside = []
+    for step in steps:
+        median = statistics.median(c[step] for c in mine)
+        values = [c[step] for c in theirs]
+        if not min(values) <= median <= max(values):
+            outside.append(f"{step} ({median:.3f} vs {min(values):.3f}–{max(values):.3f})")
+    text = f"inside the twin's {len(theirs)}-seed range at {len(steps) - len(outside)} of "
+    text += f"{len(steps)} evaluations" + (
+        f"; outside at step {', '.join(outside)}" if outside else ""
+    )
+    return not outside, text
+
+
 def paper_table(records: list[dict]) -> list[str]:
     """Each model (and variant): the median test figure over its seeds beside the
     paper's figure and the target, met or not."""
@@ -697,9 +724,18 @@ def paper_table(records: list[dict]) -> list[str]:
                 seeds = [r for (v, _), r in newest.items() if v == variant and "metrics" in r]
                 weak = sum(bool(weak_rows(entry, r)) for r in seeds)
                 spread_text += f"; {weak} of {len(seeds)} with a row read {weak_threshold(entry)}"
+            met_text = "yes" if met else "**no**"
+            twin = next((e for e in MODELS if e.key == entry.beside), None)
+            if twin is not None:  # the target is the twin's range, not the paper's figure
+                ours = [r for (v, _), r in newest.items() if v == variant]
+                theirs = [r for (v, _), r in newest_runs(records, twin).items() if v == variant]
+                met, agreement = inside_twin_range(entry, ours, theirs)
+                met_text = ("yes: " if met else "**no**: ") + agreement
+            elif entry.script:  # a twin is the reference the engine is held to
+                met_text = "— (the reference)"
             lines.append(
                 f"| {name} | {fmt(entry, median)} ({len(values)} seed(s){spread_text}) | "
-                f"{entry.paper} | {'yes' if met else '**no**'} |"
+                f"{entry.paper} | {met_text} |"
             )
     return lines
 

@@ -216,3 +216,36 @@ def test_a_runs_end_step_is_its_last_sessions_not_its_last_log_line(tmp_path: Pa
     assert read_run(tmp_path).end_step == 256
     (tmp_path / "run.json").write_text(json.dumps({"sessions": [{"status": "running"}]}))
     assert read_run(tmp_path).end_step == 250
+
+
+def test_the_engine_is_held_to_its_twins_seed_range_at_every_evaluation(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """ClusterGAN's target is its twin's: the engine's median validation purity over
+    seeds inside the twin's seed range at each evaluation both reached; a step outside
+    is named, and a twin of one seed has no range to be inside."""
+    monkeypatch.syspath_prepend(str(REPO / "bench"))
+    import quality
+
+    (engine,) = [e for e in quality.MODELS if e.key == "ClusterGAN"]
+
+    def record(model: str, seed: int, curve: list[float]) -> dict:
+        points = [{"step": 250 * (i + 1), "kmeans/purity": v} for i, v in enumerate(curve)]
+        figures = {"value": curve[-1], "metrics": {"kmeans/purity": curve[-1]}}
+        return {"protocol": quality.PROTOCOL, "model": model, "seed": seed, "steps": 750,
+                "selected_step": 750, "minutes": 1.0, "curve": points, "command": "c",
+                "eval_command": "e", **figures}  # fmt: skip
+
+    twin = "ClusterGAN twin (official loop in plain PyTorch)"
+    ours = [record(engine.name, s, c) for s, c in enumerate([[0.30, 0.5, 0.6], [0.40, 0.6, 0.76]])]
+    twins = [record(twin, s, c) for s, c in enumerate([[0.32, 0.4, 0.6], [0.36, 0.6, 0.7]])]
+    met, text = quality.inside_twin_range(engine, ours, twins)
+    assert met and "at 3 of 3 evaluations" in text  # medians 0.35, 0.55, 0.68
+    ours[1]["curve"][2]["kmeans/purity"] = 1.0  # median 0.8 at step 750: above 0.6–0.7
+    met, text = quality.inside_twin_range(engine, ours, twins)
+    assert not met and "outside at step 750 (0.800 vs 0.600–0.700)" in text
+    assert not quality.inside_twin_range(engine, ours, twins[:1])[0]  # one seed: no range
+    quality.write_report([*ours, *twins], tmp_path / "quality.md")
+    table = (tmp_path / "quality.md").read_text()
+    assert "| **no**: inside the twin's 2-seed range at 2 of 3 evaluations" in table
+    assert "| — (the reference) |" in table
