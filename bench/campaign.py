@@ -46,6 +46,7 @@ import measure
 import quality
 import torch
 from common import REPO, RESULTS, RUNS, add_data_root, recorded
+from quality_entries import MODELS, PROTOCOL, Entry
 from records import append_json
 
 # the official recipes, each once (quality.py's keys)
@@ -97,7 +98,7 @@ def _execution(folder: Path) -> dict:
     return execution if isinstance(execution, dict) else {}
 
 
-def train_model(entry: quality.Entry, k: int, minutes: float, args: argparse.Namespace) -> list:
+def train_model(entry: Entry, k: int, minutes: float, args: argparse.Namespace) -> list:
     """One model's K seeds as one run; one record per seed (quality.py's format)."""
     out = Path(args.runs) / entry.key.lower()
     out.mkdir(parents=True, exist_ok=True)
@@ -114,7 +115,7 @@ def train_model(entry: quality.Entry, k: int, minutes: float, args: argparse.Nam
     for s in sets:
         run_args += ["--set", s]
     common = {
-        "protocol": quality.PROTOCOL,
+        "protocol": PROTOCOL,
         "model": entry.name,
         "spec": entry.spec,
         "overrides": sets,
@@ -143,7 +144,7 @@ def train_model(entry: quality.Entry, k: int, minutes: float, args: argparse.Nam
     return records
 
 
-def twin_sets(entry: quality.Entry, args: argparse.Namespace) -> list[str]:
+def twin_sets(entry: Entry, args: argparse.Namespace) -> list[str]:
     """The ``--set`` items a twin gets: the device, the user's own (a key the twin
     cannot take is refused here, before anything trains, as ``quality.py`` does) and,
     for a smoke, its budget (the smoke's other settings are the engine's)."""
@@ -153,7 +154,7 @@ def twin_sets(entry: quality.Entry, args: argparse.Namespace) -> list[str]:
 
 
 def train_twin(
-    entry: quality.Entry, k: int, minutes: float, args: argparse.Namespace, sets: list[str]
+    entry: Entry, k: int, minutes: float, args: argparse.Namespace, sets: list[str]
 ) -> list:
     """A twin's K seeds at once, one process each on the device (quality.py's
     ``run_script_seed``, which records them in its format), with ``sets`` from
@@ -171,7 +172,7 @@ def train_twin(
     return records
 
 
-def evaluate_seed(entry: quality.Entry, folder: Path, record: dict, log: Path) -> None:
+def evaluate_seed(entry: Entry, folder: Path, record: dict, log: Path) -> None:
     """The seed's curve, steps and rate, and its validation-selected checkpoint's test
     figures (``gan eval --best``), into ``record``."""
     run = quality.read_run(folder)
@@ -232,7 +233,7 @@ def append_speed(store: Path, record: dict) -> None:
 
 def campaign(args: argparse.Namespace) -> list[dict]:
     keys = args.models or (["AAE"] if args.smoke else DEFAULT_MODELS)
-    entries = {e.key: e for e in quality.MODELS}
+    entries = {e.key: e for e in MODELS}
     unknown = [k for k in keys if k not in entries]
     if unknown:
         raise SystemExit(f"unknown model(s) {unknown}; choose from {sorted(entries)}")

@@ -15,7 +15,7 @@ import json
 import sys
 from pathlib import Path
 
-import quality
+import quality_report
 import report
 import speed_gpu
 from common import REPO, RESULTS
@@ -52,7 +52,7 @@ def section(results: Path = RESULTS) -> list[str]:
     lines = [BEGIN, "", "### Quality against the papers", ""]
     lines += ["From [results/quality.json](results/quality.json); every seed in "]
     lines[-1] += "[results/quality.md](results/quality.md)."
-    lines += ["", *quality.paper_table(read_json(results / "quality.json"))]
+    lines += ["", *quality_report.paper_table(read_json(results / "quality.json"))]
     speed = json.loads((results / "speed.json").read_text())
     m = speed["machine"]
     lines += [

@@ -160,21 +160,22 @@ def test_merged_codes_are_named_per_seed_and_counted_over_seeds(
     """InfoGAN's rows: a code whose samples the judge reads as its digit under 80% of
     the time is named beside the seed's figure, and the seeds with one are counted."""
     monkeypatch.syspath_prepend(str(REPO / "bench"))
-    import quality
+    import quality_entries
+    import quality_report
 
     def record(seed: int, rows: list[float]) -> dict:
         metrics = {f"samples/class_acc_{k}": v for k, v in enumerate(rows)}
         metrics["cluster/acc"] = 0.9
-        return {"protocol": quality.PROTOCOL, "model": "InfoGAN", "seed": seed, "steps": 5,
+        return {"protocol": quality_entries.PROTOCOL, "model": "InfoGAN", "seed": seed, "steps": 5,
                 "selected_step": 5, "minutes": 1.0, "value": 0.9, "metrics": metrics,
                 "command": "gan run", "eval_command": "gan eval"}  # fmt: skip
 
     merged = record(0, [0.99, 0.5, 0.95, 0.79])
     clean = record(1, [0.99, 0.98, 0.95, 0.8])
-    (entry,) = [e for e in quality.MODELS if e.key == "InfoGAN"]
-    assert quality.weak_rows(entry, merged) == [(1, 0.5), (3, 0.79)]
-    assert quality.weak_rows(entry, clean) == []
-    quality.write_report([merged, clean], tmp_path / "quality.md")
+    (entry,) = [e for e in quality_entries.MODELS if e.key == "InfoGAN"]
+    assert quality_report.weak_rows(entry, merged) == [(1, 0.5), (3, 0.79)]
+    assert quality_report.weak_rows(entry, clean) == []
+    quality_report.write_report([merged, clean], tmp_path / "quality.md")
     text = (tmp_path / "quality.md").read_text()
     assert "rows read < 80%: 1 (50%), 3 (79%)" in text and "rows read < 80%: none" in text
     assert "1 of 2 with a row read < 80%" in text
@@ -225,27 +226,28 @@ def test_the_engine_is_held_to_its_twins_seed_range_at_every_evaluation(
     seeds inside the twin's seed range at each evaluation both reached; a step outside
     is named, and a twin of one seed has no range to be inside."""
     monkeypatch.syspath_prepend(str(REPO / "bench"))
-    import quality
+    import quality_entries
+    import quality_report
 
-    (engine,) = [e for e in quality.MODELS if e.key == "ClusterGAN"]
+    (engine,) = [e for e in quality_entries.MODELS if e.key == "ClusterGAN"]
 
     def record(model: str, seed: int, curve: list[float]) -> dict:
         points = [{"step": 250 * (i + 1), "kmeans/purity": v} for i, v in enumerate(curve)]
         figures = {"value": curve[-1], "metrics": {"kmeans/purity": curve[-1]}}
-        return {"protocol": quality.PROTOCOL, "model": model, "seed": seed, "steps": 750,
+        return {"protocol": quality_entries.PROTOCOL, "model": model, "seed": seed, "steps": 750,
                 "selected_step": 750, "minutes": 1.0, "curve": points, "command": "c",
                 "eval_command": "e", **figures}  # fmt: skip
 
     twin = "ClusterGAN twin (official loop in plain PyTorch)"
     ours = [record(engine.name, s, c) for s, c in enumerate([[0.30, 0.5, 0.6], [0.40, 0.6, 0.76]])]
     twins = [record(twin, s, c) for s, c in enumerate([[0.32, 0.4, 0.6], [0.36, 0.6, 0.7]])]
-    met, text = quality.inside_twin_range(engine, ours, twins)
+    met, text = quality_report.inside_twin_range(engine, ours, twins)
     assert met and "at 3 of 3 evaluations" in text  # medians 0.35, 0.55, 0.68
     ours[1]["curve"][2]["kmeans/purity"] = 1.0  # median 0.8 at step 750: above 0.6–0.7
-    met, text = quality.inside_twin_range(engine, ours, twins)
+    met, text = quality_report.inside_twin_range(engine, ours, twins)
     assert not met and "outside at step 750 (0.800 vs 0.600–0.700)" in text
-    assert not quality.inside_twin_range(engine, ours, twins[:1])[0]  # one seed: no range
-    quality.write_report([*ours, *twins], tmp_path / "quality.md")
+    assert not quality_report.inside_twin_range(engine, ours, twins[:1])[0]  # one seed: no range
+    quality_report.write_report([*ours, *twins], tmp_path / "quality.md")
     table = (tmp_path / "quality.md").read_text()
     assert "| **no**: inside the twin's 2-seed range at 2 of 3 evaluations" in table
     assert "| — (the reference) |" in table

@@ -120,6 +120,6 @@ def test_a_campaign_refuses_a_recipe_key_its_twin_cannot_take(monkeypatch) -> No
     argv = ["--smoke", "--models", "ClusterGAN-twin", "--device", "cpu"]
     with pytest.raises(SystemExit, match=r"optim\.lr"):
         campaign.campaign(campaign.parse_args([*argv, "--set", "optim.lr=1e-3"]))
-    (entry,) = [e for e in campaign.quality.MODELS if e.key == "ClusterGAN-twin"]
+    (entry,) = [e for e in campaign.MODELS if e.key == "ClusterGAN-twin"]
     sets = campaign.twin_sets(entry, campaign.parse_args([*argv, "--set", "train.seed=3"]))
     assert sets == ["train.device=cpu", "train.seed=3", "train.steps=2", "eval.every=2"]

@@ -1,0 +1,281 @@
+"""``quality.md`` from the records of ``bench/results/quality.json``: every seed's figure,
+the table against the papers (and, for an engine held to a twin, the twin's seed range),
+the curves and the commands that reproduce each row."""
+
+from __future__ import annotations
+
+import statistics
+from pathlib import Path
+
+from quality_entries import MODELS, PROTOCOL, Entry
+
+
+def fmt(entry: Entry, value: float | None) -> str:
+    if value is None:
+        return "—"
+    return f"{100 * (1 - value):.2f}% error" if entry.as_error else f"{100 * value:.2f}%"
+
+
+def plot_curves(
+    entry: Entry, records: list[dict], path: Path, beside: list[dict] | None = None
+) -> bool:
+    """Validation metric vs step, one line per seed (the newest record of each seed);
+    ``beside``: a twin's records, drawn dashed in grey with its seed range shaded."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    newest = {(r.get("variant", ""), r["seed"]): r for r in records}
+    if entry.second:
+        fig, (ax, below) = plt.subplots(2, 1, figsize=(6, 5.2), dpi=110, sharex=True)
+    else:
+        fig, ax = plt.subplots(figsize=(6, 3.6), dpi=110)
+    drawn = False
+    for (variant, seed), r in sorted(newest.items()):
+        points = [(c["step"], c[entry.metric]) for c in r.get("curve", []) if entry.metric in c]
+        if not points:
+            continue
+        steps, values = zip(*points, strict=True)
+        if entry.as_error:
+            values = tuple(100 * (1 - v) for v in values)
+        label = f"seed {seed}" + (f", {variant}" if variant else "")
+        line = ax.plot(steps, values, marker=".", label=label)[0]
+        drawn = True
+        if entry.second:
+            extra = [(c["step"], c[entry.second]) for c in r["curve"] if entry.second in c]
+            if extra:
+                below.plot(*zip(*extra, strict=True), marker=".", color=line.get_color())
+    twin = next((e for e in MODELS if e.key == entry.beside), None)
+    twin_points: dict[int, list[float]] = {}
+    for _seed, r in sorted({r["seed"]: r for r in (beside or [])}.items()):
+        points = [(c["step"], c[entry.metric]) for c in r.get("curve", []) if entry.metric in c]
+        if not points or twin is None:
+            continue
+        for step, value in points:
+            twin_points.setdefault(step, []).append(value)
+        steps, values = zip(*points, strict=True)
+        ax.plot(steps, values, linestyle="--", color="grey", linewidth=1, alpha=0.8)
+        drawn = True
+    if twin_points:  # the twin's seed range, and one legend entry for its dashed lines
+        steps = sorted(twin_points)
+        low = [min(twin_points[s]) for s in steps]
+        high = [max(twin_points[s]) for s in steps]
+        ax.fill_between(steps, low, high, color="grey", alpha=0.15, label=f"{twin.name}: seeds")
+    if not drawn:
+        plt.close(fig)
+        return False
+    if entry.second:
+        below.set_xlabel("training step")
+        below.set_ylabel(entry.second)
+        below.grid(alpha=0.3)
+    else:
+        ax.set_xlabel("training step")
+    ax.set_ylabel(("error % " if entry.as_error else "") + f"{entry.metric} (validation)")
+    target = 100 * (1 - entry.target) if entry.as_error else entry.target
+    ax.axhline(target, color="grey", linestyle="--", linewidth=1, label="target")
+    ax.set_title(f"{entry.name}: validation curve")
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    fig.savefig(path)
+    plt.close(fig)
+    return True
+
+
+def newest_runs(records: list[dict], entry: Entry) -> dict[tuple[str, int], dict]:
+    """The current-protocol records of one model, the newest per (variant, seed)."""
+    rows = [r for r in records if r.get("protocol") == PROTOCOL and r["model"] == entry.name]
+    return {(r.get("variant", ""), r["seed"]): r for r in rows}
+
+
+def weak_rows(entry: Entry, record: dict) -> list[tuple[int, float]]:
+    """The rows (classes or codes) whose samples the judge reads as theirs for less
+    than ``entry.weak_rows`` of the time, with that share."""
+    if entry.weak_rows is None:
+        return []
+    prefix = "samples/class_acc_"
+    rows = {int(k[len(prefix) :]): v for k, v in record.get("metrics", {}).items()
+            if k.startswith(prefix) and k[len(prefix) :].isdigit()}  # fmt: skip
+    return [(k, v) for k, v in sorted(rows.items()) if v < entry.weak_rows]
+
+
+def weak_threshold(entry: Entry) -> str:
+    """``< 80%``: the share under which a row counts as weak, as the report writes it."""
+    return f"< {100 * (entry.weak_rows or 0):.0f}%"
+
+
+def weak_text(entry: Entry, record: dict) -> str:
+    rows = weak_rows(entry, record)
+    named = ", ".join(f"{k} ({100 * v:.0f}%)" for k, v in rows) or "none"
+    return f"rows read {weak_threshold(entry)}: {named}"
+
+
+def inside_twin_range(entry: Entry, ours: list[dict], twins: list[dict]) -> tuple[bool, str]:
+    """The target of an entry drawn beside its twin (``beside``): at every evaluation
+    step that every seed of both sides reached, the median over our seeds of the
+    validation figure lies inside the twin's seed range (its least to its greatest).
+    A twin of one seed has no range yet, and the target is then not met."""
+
+    def at_steps(records: list[dict]) -> list[dict[int, float]]:
+        return [{c["step"]: c[entry.metric] for c in r.get("curve", []) if entry.metric in c}
+                for r in records]  # fmt: skip
+
+    mine, theirs = at_steps(ours), at_steps(twins)
+    steps = sorted(set.intersection(*(set(c) for c in mine + theirs))) if mine and theirs else []
+    if len(theirs) < 2 or not steps:
+        return False, f"the twin has {len(theirs)} seed(s) at common steps: no range yet"
+    outside = []
+    for step in steps:
+        median = statistics.median(c[step] for c in mine)
+        values = [c[step] for c in theirs]
+        if not min(values) <= median <= max(values):
+            outside.append(f"{step} ({median:.3f} vs {min(values):.3f}–{max(values):.3f})")
+    text = f"inside the twin's {len(theirs)}-seed range at {len(steps) - len(outside)} of "
+    text += f"{len(steps)} evaluations" + (
+        f"; outside at step {', '.join(outside)}" if outside else ""
+    )
+    return not outside, text
+
+
+def paper_table(records: list[dict]) -> list[str]:
+    """Each model (and variant): the median test figure over its seeds beside the
+    paper's figure and the target, met or not."""
+    from gan.tools.compare import pooled  # mean ± std over seeds, as `gan compare` shows it
+
+    lines = [
+        "| model | median test figure | paper / target | target met |",
+        "| --- | --- | --- | --- |",
+    ]
+    for entry in MODELS:
+        newest = newest_runs(records, entry)
+        for variant in sorted({v for v, _ in newest}):
+            values = [
+                r["value"]
+                for (v, _), r in newest.items()
+                if v == variant and r.get("value") is not None
+            ]
+            if not values:
+                continue
+            name = entry.name + (f" — {variant}" if variant else "")
+            median = statistics.median(values)
+            met = median >= entry.target
+            spread = pooled([100 * (1 - v) if entry.as_error else 100 * v for v in values])
+            spread_text = f"; mean ± std {spread.text(3)}" if spread and spread.std else ""
+            if entry.weak_rows is not None:
+                seeds = [r for (v, _), r in newest.items() if v == variant and "metrics" in r]
+                weak = sum(bool(weak_rows(entry, r)) for r in seeds)
+                spread_text += f"; {weak} of {len(seeds)} with a row read {weak_threshold(entry)}"
+            met_text = "yes" if met else "**no**"
+            twin = next((e for e in MODELS if e.key == entry.beside), None)
+            if twin is not None:  # the target is the twin's range, not the paper's figure
+                ours = [r for (v, _), r in newest.items() if v == variant]
+                theirs = [r for (v, _), r in newest_runs(records, twin).items() if v == variant]
+                met, agreement = inside_twin_range(entry, ours, theirs)
+                met_text = ("yes: " if met else "**no**: ") + agreement
+            elif entry.script:  # a twin is the reference the engine is held to
+                met_text = "— (the reference)"
+            lines.append(
+                f"| {name} | {fmt(entry, median)} ({len(values)} seed(s){spread_text}) | "
+                f"{entry.paper} | {met_text} |"
+            )
+    return lines
+
+
+def write_report(records: list[dict], path: Path) -> None:
+    """quality.md: every seed's record, the table against the papers, the curves, the
+    budgets and the commands (tables and links; the reading is bench/findings/)."""
+    current = [r for r in records if r.get("protocol") == PROTOCOL]
+    lines = [
+        "# MNIST quality benchmark",
+        "",
+        "Written by `python bench/quality.py` from `quality.json` (the protocol is in its "
+        "docstring and in [bench/README.md](../README.md); what the figures show, what was "
+        "tried and what is next is in [bench/findings/quality.md](../findings/quality.md)). "
+        "Each model is trained for a budget of **steps** per seed, the checkpoint is "
+        "selected on a **validation split** held out of the training images (`data.val`), "
+        "and the figure below is computed **once on the MNIST test split** from that "
+        "checkpoint (`gan eval RUN --best --set eval.split=test`). Every seed's figure is "
+        "shown; the median is over seeds. Minutes are wall-clock with the load average "
+        "beside them (above the machine's core count, the run shared the CPU).",
+        "",
+        "| model | seed | test figure | val (selected) | selected step / steps | minutes | "
+        "load start → end | other test metrics |",
+        "| --- | --- | --- | --- | --- | --- | --- | --- |",
+    ]
+    for entry in MODELS:
+        newest = newest_runs(records, entry)
+        for (variant, seed), r in sorted(newest.items()):
+            name = entry.name + (f" — {variant}" if variant else "")
+            if "error" in r:
+                lines.append(f"| {name} | {seed} | failed: {r['error']} | | | | | |")
+                continue
+            others = ", ".join(
+                f"{k} {r['metrics'][k]:.4f}" for k in entry.extra if k in r["metrics"]
+            )
+            if entry.weak_rows is not None:
+                others += f"; {weak_text(entry, r)}"
+            if "step0" in r:  # the untrained networks' figure, beside the trained one
+                others += f"; step 0: {entry.metric} {fmt(entry, r['step0'].get(entry.metric))}"
+            load = (
+                f"{r['load_start'][0]:.2f} → {r['load_end'][0]:.2f}"
+                if "load_start" in r
+                else "not recorded"
+            )
+            lines.append(
+                f"| {name} | {seed} | {fmt(entry, r['value'])} | "
+                f"{fmt(entry, r.get('val_value'))} | {r['selected_step']} / {r['steps']} | "
+                f"{r['minutes']} | {load} | {others} |"
+            )
+    lines += [
+        "",
+        "## Against the papers",
+        "",
+        *paper_table(records),
+        "",
+        "## Curves",
+        "",
+    ]
+    for entry in MODELS:
+        rows = [r for r in current if r["model"] == entry.name and "error" not in r]
+        png = path.parent / f"quality_{entry.key.lower()}.png"
+        twin = next((e for e in MODELS if e.key == entry.beside), None)
+        beside = [r for r in current if twin and r["model"] == twin.name and "error" not in r]
+        if rows and plot_curves(entry, rows, png, beside):
+            lines.append(f"![{entry.name} validation curve]({png.name})")
+            lines.append("")
+    lines += ["## Budgets and notes", ""]
+    for entry in MODELS:
+        if any(r["model"] == entry.name for r in current):
+            lines.append(f"- **{entry.name}** (`{entry.spec}`): {entry.notes}")
+    lines += [
+        "- Sample metrics use the project's MNIST judge classifier (trained once on the "
+        "training split and cached): `samples/class_acc` is the share of samples it "
+        "assigns to the class (or code) they were drawn for; `samples/frechet` is a "
+        "Fréchet distance in its feature space, **not** Inception FID.",
+        "",
+        "## Reproduce",
+        "",
+    ]
+    for entry in MODELS:  # the command of every row of the first table
+        for (variant, _), r in sorted(newest_runs(records, entry).items()):
+            name = entry.name + (f" — {variant}" if variant else "")
+            lines.append(
+                f"- {name} seed {r['seed']}: `{r['command']}`, then `{r.get('eval_command', '')}`"
+            )
+    older = [r for r in records if r.get("protocol") != PROTOCOL]
+    if older:
+        lines += [
+            "",
+            "## Earlier records (wall-clock protocol: 10 min per model, test split, no "
+            "validation split)",
+            "",
+            "| model | spec | reported value | steps | load |",
+            "| --- | --- | --- | --- | --- |",
+        ]
+        for r in older:
+            lines.append(
+                f"| {r['model']} | {r['spec']} | {r.get('value')} | {r.get('step')} | "
+                f"{r.get('load_average_1min')} |"
+            )
+    path.write_text("\n".join(lines) + "\n")
