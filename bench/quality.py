@@ -28,8 +28,9 @@ drawn beside the engine's curves in the engine entry's picture (``beside``). An 
 with ``step0`` also records the test figure of the untrained networks (the spec's
 initialisation, saved as a checkpoint and evaluated by ``gan eval``).
 
-A run longer than one sitting: ``--max-minutes M`` stops each run after M minutes with
-its state saved (``gan run`` gets SIGTERM and checkpoints the step it ends; a twin saves
+A run longer than one sitting: ``--max-minutes M`` gives the invocation M minutes
+(each run the minutes left when it starts) and stops the run going when they are spent,
+with its state saved (``gan run`` gets SIGTERM and checkpoints the step it ends; a twin saves
 its state file), and writes no record; ``--resume`` continues it in a later sitting
 (``gan run --resume``; the twin's ``--resume``), and the run's record, once it has its
 whole budget, sums the sittings' minutes and keeps each one's minutes and load
@@ -53,6 +54,7 @@ import signal
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import torch
@@ -326,6 +328,27 @@ def run_script_seed(entry: Entry, seed: int, args) -> dict:
     return record
 
 
+MIN_SITTING = 2.0  # minutes: a run is not started with less of the sitting left
+
+
+def sitting_shares(
+    args: argparse.Namespace, runs: list[tuple[Entry, int]], clock=time.monotonic
+) -> Iterator[tuple[Entry, int, argparse.Namespace | None]]:
+    """Each run with the arguments it runs with. ``--max-minutes`` is the sitting's:
+    each run gets the minutes left of it when it starts (a finished or quick run leaves
+    its share to the next), and one reached with under ``MIN_SITTING`` left gets
+    ``None``: it waits for the next sitting. So one command a core, with ``--resume``,
+    goes on with a queue of runs in every sitting."""
+    deadline = clock() + 60 * args.max_minutes if args.max_minutes else None
+    for entry, seed in runs:
+        if deadline is None:
+            yield entry, seed, args
+            continue
+        left = (deadline - clock()) / 60
+        share = argparse.Namespace(**{**vars(args), "max_minutes": round(left, 2)})
+        yield entry, seed, share if left >= MIN_SITTING else None
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--models", nargs="*", help="e.g. InfoGAN CGAN-conv BiGAN")
@@ -339,7 +362,10 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--report-only", action="store_true", help="rewrite quality.md only")
     parser.add_argument(
-        "--max-minutes", type=float, help="stop each run after M minutes, resumable, no record"
+        "--max-minutes",
+        type=float,
+        help="this sitting's minutes: the run going when they are spent stops, resumable, "
+        "with no record; runs not started wait for the next sitting (--resume)",
     )
     parser.add_argument(
         "--resume", action="store_true", help="continue runs an earlier sitting stopped"
@@ -369,18 +395,20 @@ def main() -> None:
     for entry in chosen:  # a twin refuses a recipe change up front
         if entry.script:
             script_options(entry, args.set or [])
-    for entry in chosen:
-        for seed in args.seeds:
-            print(f"== {entry.name} seed {seed}", flush=True)
-            runner = run_script_seed if entry.script else run_seed
-            record = runner(entry, seed, args)
-            if "stopped" in record:
-                print(f"stopped {record['stopped']}", flush=True)
-                continue
-            records = append_json(store, record)
-            brief = {k: v for k, v in record.items() if k not in ("metrics", "curve")}
-            print(json.dumps(brief), flush=True)
-            write_report(records, out / "quality.md")
+    for entry, seed, run_args in sitting_shares(args, [(e, s) for e in chosen for s in args.seeds]):
+        if run_args is None:
+            print(f"== {entry.name} seed {seed}: not started, the sitting's minutes are spent")
+            continue
+        print(f"== {entry.name} seed {seed}", flush=True)
+        runner = run_script_seed if entry.script else run_seed
+        record = runner(entry, seed, run_args)
+        if "stopped" in record:
+            print(f"stopped {record['stopped']}", flush=True)
+            continue
+        records = append_json(store, record)
+        brief = {k: v for k, v in record.items() if k not in ("metrics", "curve")}
+        print(json.dumps(brief), flush=True)
+        write_report(records, out / "quality.md")
     write_report(records, out / "quality.md")
     print(f"wrote {out / 'quality.md'}")
 

@@ -251,3 +251,23 @@ def test_the_engine_is_held_to_its_twins_seed_range_at_every_evaluation(
     table = (tmp_path / "quality.md").read_text()
     assert "| **no**: inside the twin's 2-seed range at 2 of 3 evaluations" in table
     assert "| — (the reference) |" in table
+
+
+def test_max_minutes_is_the_sittings_and_each_run_gets_what_is_left(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """--max-minutes bounds the whole invocation: a run that finishes early leaves its
+    minutes to the next, and a run reached with too little left is not started (it
+    waits for the next sitting's --resume); without it every run gets the arguments."""
+    monkeypatch.syspath_prepend(str(REPO / "bench"))
+    import quality
+
+    entry = quality.MODELS[0]
+    runs = [(entry, 0), (entry, 1), (entry, 2)]
+    now = iter([0.0, 0.0, 60 * 40, 60 * 99])  # start; seed 0; 40 min later; 99 min later
+    args = quality.build_parser().parse_args(["--max-minutes", "100"])
+    shares = list(quality.sitting_shares(args, runs, clock=lambda: next(now)))
+    assert [s.max_minutes if s else None for _, _, s in shares] == [100.0, 60.0, None]
+    assert args.max_minutes == 100  # the caller's arguments are not changed
+    unbounded = quality.build_parser().parse_args([])
+    assert [s for _, _, s in quality.sitting_shares(unbounded, runs)] == [unbounded] * 3
