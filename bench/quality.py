@@ -141,24 +141,42 @@ class Sitting:
                 f"min; `--resume` continues {recorded(out)}"}  # fmt: skip
 
     def summary(self) -> dict:
-        """Minutes and load of the whole run; every sitting's when there were several."""
-        last = self.done[-1]
-        known = [s["minutes"] for s in self.done if s.get("minutes") is not None]
-        summary: dict = {
-            "minutes": round(sum(known), 1),
-            "load_start": next(s["load_start"] for s in self.done if s.get("load_start")),
-            "load_end": last["load_end"],
-        }
-        if len(known) < len(self.done):
-            summary["timing"] = "a lower bound: a sitting's minutes were not recorded"
-        if len(self.done) > 1:
-            summary["sittings"] = self.done
-        return summary
+        return summarize(self.done)
+
+
+def summarize(sittings: list[dict]) -> dict:
+    """Minutes and load of a whole run; every sitting's when there were several."""
+    known = [s["minutes"] for s in sittings if s.get("minutes") is not None]
+    summary: dict = {
+        "minutes": round(sum(known), 1),
+        "load_start": next((s["load_start"] for s in sittings if s.get("load_start")), None),
+        "load_end": sittings[-1].get("load_end"),
+    }
+    if len(known) < len(sittings):
+        summary["timing"] = "a lower bound: a sitting's minutes were not recorded"
+    if len(sittings) > 1:
+        summary["sittings"] = sittings
+    return summary
+
+
+RECORDED = "recorded.json"  # in a run folder: its record is in this store (--resume skips it)
+
+
+def run_folder(entry: Entry, seed: int, args) -> Path:
+    tag = f"_{args.variant}" if args.variant else ""
+    return Path(args.runs) / f"{entry.key.lower()}{tag}_s{seed}"
+
+
+def mark_recorded(folder: Path, store: Path) -> None:
+    """Say in the run folder that its record is stored, so that a later ``--resume``
+    knows a finished run with no mark as one whose sitting ended during its evaluation
+    (it is evaluated and recorded then), and a marked one as done."""
+    mark = {"store": recorded(store.absolute()), "date": time.strftime("%Y-%m-%d %H:%M")}
+    (folder / RECORDED).write_text(json.dumps(mark) + "\n")
 
 
 def run_seed(entry: Entry, seed: int, args) -> dict:
-    tag = f"_{args.variant}" if args.variant else ""
-    out = Path(args.runs) / f"{entry.key.lower()}{tag}_s{seed}"
+    out = run_folder(entry, seed, args)
     log = out.with_suffix(".log")
     mnist = Path(args.data_root)
     root = recorded(mnist if entry.source == "mnist" else mnist.parent / entry.source)
@@ -182,10 +200,15 @@ def run_seed(entry: Entry, seed: int, args) -> dict:
         "date": time.strftime("%Y-%m-%d"),
     }
     reused = args.reuse and (out / "metrics.jsonl").is_file()
-    if not reused:
-        resumed = args.resume and any((out / "checkpoints").glob("step_*.safetensors"))
-        if resumed and read_run(out).status == "finished":
-            return {"stopped": f"nothing to resume: {recorded(out)} is finished (and recorded)"}
+    resumed = args.resume and any((out / "checkpoints").glob("step_*.safetensors"))
+    trained_unrecorded = False
+    if resumed and read_run(out).status == "finished":
+        if (out / RECORDED).is_file():
+            return {"stopped": f"nothing to resume: {recorded(out)} is finished and recorded"}
+        # its last sitting ended after training, before the record: evaluate it now
+        record.update(summarize(read_json(out / SITTINGS) or [{"minutes": None}]))
+        trained_unrecorded = True
+    if not reused and not trained_unrecorded:
         if resumed:
             run_args[run_args.index("--force")] = "--resume"  # the record keeps the first
         else:
@@ -336,17 +359,18 @@ def sitting_shares(
 ) -> Iterator[tuple[Entry, int, argparse.Namespace | None]]:
     """Each run with the arguments it runs with. ``--max-minutes`` is the sitting's:
     each run gets the minutes left of it when it starts (a finished or quick run leaves
-    its share to the next), and one reached with under ``MIN_SITTING`` left gets
-    ``None``: it waits for the next sitting. So one command a core, with ``--resume``,
-    goes on with a queue of runs in every sitting."""
+    its share to the next), and a later one reached with under ``MIN_SITTING`` left
+    gets ``None``: it waits for the next sitting (the first always starts, however short
+    the sitting asked for). So one command a core, with ``--resume``, goes on with a
+    queue of runs in every sitting."""
     deadline = clock() + 60 * args.max_minutes if args.max_minutes else None
-    for entry, seed in runs:
+    for i, (entry, seed) in enumerate(runs):
         if deadline is None:
             yield entry, seed, args
             continue
         left = (deadline - clock()) / 60
-        share = argparse.Namespace(**{**vars(args), "max_minutes": round(left, 2)})
-        yield entry, seed, share if left >= MIN_SITTING else None
+        share = argparse.Namespace(**{**vars(args), "max_minutes": max(left, 1e-9)})
+        yield entry, seed, share if i == 0 or left >= MIN_SITTING else None
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -406,6 +430,8 @@ def main() -> None:
             print(f"stopped {record['stopped']}", flush=True)
             continue
         records = append_json(store, record)
+        if not entry.script and "error" not in record:  # a twin's mark is its final line
+            mark_recorded(run_folder(entry, seed, run_args), store)
         brief = {k: v for k, v in record.items() if k not in ("metrics", "curve")}
         print(json.dumps(brief), flush=True)
         write_report(records, out / "quality.md")

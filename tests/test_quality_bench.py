@@ -152,6 +152,14 @@ def test_an_engine_run_stopped_by_max_minutes_resumes_from_its_checkpoint(tmp_pa
     assert [c["step"] for c in record["curve"]] == [20, 40]
     third = subprocess.run([*cmd, "--resume"], capture_output=True, text=True, timeout=600)
     assert "nothing to resume" in third.stdout and len(json.loads(store.read_text())) == 1
+    # a sitting that ended after training, before the record: --resume records it then
+    (runs / "cgan-conv_s0" / "recorded.json").unlink()
+    fourth = subprocess.run([*cmd, "--resume"], capture_output=True, text=True, timeout=600)
+    assert fourth.returncode == 0, fourth.stderr[-2000:]
+    first_record, late = json.loads(store.read_text())
+    assert late["curve"] == first_record["curve"] and late["steps"] == 40
+    assert late["minutes"] == first_record["minutes"]  # the two sittings', none added
+    assert (runs / "cgan-conv_s0" / "recorded.json").is_file()
 
 
 def test_merged_codes_are_named_per_seed_and_counted_over_seeds(
@@ -269,5 +277,9 @@ def test_max_minutes_is_the_sittings_and_each_run_gets_what_is_left(
     shares = list(quality.sitting_shares(args, runs, clock=lambda: next(now)))
     assert [s.max_minutes if s else None for _, _, s in shares] == [100.0, 60.0, None]
     assert args.max_minutes == 100  # the caller's arguments are not changed
+    now = iter([0.0, 60.0])  # a sitting of one minute, spent before the first run starts
+    short = quality.build_parser().parse_args(["--max-minutes", "1"])
+    (first,) = quality.sitting_shares(short, runs[:1], clock=lambda: next(now))
+    assert first[2] is not None and first[2].max_minutes == 1e-9  # still runs, briefly
     unbounded = quality.build_parser().parse_args([])
     assert [s for _, _, s in quality.sitting_shares(unbounded, runs)] == [unbounded] * 3
