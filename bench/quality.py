@@ -201,14 +201,14 @@ def run_seed(entry: Entry, seed: int, args) -> dict:
     }
     reused = args.reuse and (out / "metrics.jsonl").is_file()
     resumed = args.resume and any((out / "checkpoints").glob("step_*.safetensors"))
-    trained_unrecorded = False
-    if resumed and read_run(out).status == "finished":
+    earlier = read_run(out) if resumed else None
+    finished = earlier if earlier and earlier.status == "finished" else None
+    if finished:
         if (out / RECORDED).is_file():
             return {"stopped": f"nothing to resume: {recorded(out)} is finished and recorded"}
         # its last sitting ended after training, before the record: evaluate it now
         record.update(summarize(read_json(out / SITTINGS) or [{"minutes": None}]))
-        trained_unrecorded = True
-    if not reused and not trained_unrecorded:
+    if not reused and not finished:
         if resumed:
             run_args[run_args.index("--force")] = "--resume"  # the record keeps the first
         else:
@@ -227,7 +227,7 @@ def run_seed(entry: Entry, seed: int, args) -> dict:
             return record
         record.update(sitting.summary())
     else:
-        run = read_run(out)
+        run = finished or read_run(out)
     train_lines, evals = run.train, run.evals
     if reused:
         # a run trained elsewhere with this command (e.g. a queued nohup job): its
@@ -301,8 +301,7 @@ def script_options(entry: Entry, sets: list[str]) -> list[str]:
 def run_script_seed(entry: Entry, seed: int, args) -> dict:
     """A twin: the entry's script with its own CLI, on the same data, seed and budget."""
     assert entry.script is not None
-    tag = f"_{args.variant}" if args.variant else ""
-    out = Path(args.runs) / f"{entry.key.lower()}{tag}_s{seed}.jsonl"
+    out = run_folder(entry, seed, args).with_suffix(".jsonl")  # a file, not a folder
     log = out.with_suffix(".log")
     options = [*entry.overrides, "--seed", str(seed), "--data", recorded(Path(args.data_root))]
     options += script_options(entry, args.set or [])

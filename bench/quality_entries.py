@@ -247,3 +247,8 @@ MODELS = [
         retired="specs/bigan.toml is the official recipe now: run --models BiGAN",
     ),
 ]
+
+
+def twin_of(entry: Entry) -> Entry | None:
+    """The twin entry an engine entry is drawn beside and held to (``beside``)."""
+    return next((e for e in MODELS if e.key == entry.beside), None)

@@ -7,7 +7,7 @@ from __future__ import annotations
 import statistics
 from pathlib import Path
 
-from quality_entries import MODELS, PROTOCOL, Entry
+from quality_entries import MODELS, PROTOCOL, Entry, twin_of
 
 
 def fmt(entry: Entry, value: float | None) -> str:
@@ -46,7 +46,7 @@ def plot_curves(
             extra = [(c["step"], c[entry.second]) for c in r["curve"] if entry.second in c]
             if extra:
                 below.plot(*zip(*extra, strict=True), marker=".", color=line.get_color())
-    twin = next((e for e in MODELS if e.key == entry.beside), None)
+    twin = twin_of(entry)
     twin_points: dict[int, list[float]] = {}
     for _seed, r in sorted({r["seed"]: r for r in (beside or [])}.items()):
         points = [(c["step"], c[entry.metric]) for c in r.get("curve", []) if entry.metric in c]
@@ -167,7 +167,7 @@ def paper_table(records: list[dict]) -> list[str]:
                 weak = sum(bool(weak_rows(entry, r)) for r in seeds)
                 spread_text += f"; {weak} of {len(seeds)} with a row read {weak_threshold(entry)}"
             met_text = "yes" if met else "**no**"
-            twin = next((e for e in MODELS if e.key == entry.beside), None)
+            twin = twin_of(entry)
             if twin is not None:  # the target is the twin's range, not the paper's figure
                 ours = [r for (v, _), r in newest.items() if v == variant]
                 theirs = [r for (v, _), r in newest_runs(records, twin).items() if v == variant]
@@ -239,7 +239,7 @@ def write_report(records: list[dict], path: Path) -> None:
     for entry in MODELS:
         rows = [r for r in current if r["model"] == entry.name and "error" not in r]
         png = path.parent / f"quality_{entry.key.lower()}.png"
-        twin = next((e for e in MODELS if e.key == entry.beside), None)
+        twin = twin_of(entry)
         beside = [r for r in current if twin and r["model"] == twin.name and "error" not in r]
         if rows and plot_curves(entry, rows, png, beside):
             lines.append(f"![{entry.name} validation curve]({png.name})")
