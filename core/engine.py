@@ -47,6 +47,9 @@ class Engine:
         self.samplers = {
             name: r.component.factory(r.params, model.context) for name, r in model.samplers.items()
         }
+        self.follows = {  # samplers whose training values are a data node's (spec: follows)
+            name: s.follows for name, s in spec.samplers.items() if s.follows is not None
+        }
         gen_device = self.device if self.device.type == "cuda" else torch.device("cpu")
         self.sampler_generator = torch.Generator(gen_device).manual_seed(spec.train.seed + 1)
         self.optimizers = {
@@ -113,14 +116,19 @@ class Engine:
         self,
         batch: dict[str, torch.Tensor] | None = None,
         generator: torch.Generator | None = None,
+        training: bool = False,
     ) -> dict[str, torch.Tensor]:
         """A data batch (``x``, ``y``) followed by every sampler, in spec order, drawn
-        from ``generator`` (default: the training stream)."""
+        from ``generator`` (default: the training stream). ``training``: a training
+        step's draw, where a sampler that ``follows`` a data node takes that node's
+        values (after drawing its own, so the later samplers' draws do not move)."""
         values = dict(batch) if batch is not None else dict(self.data.next())
         n = values["x"].shape[0]
         gen = generator if generator is not None else self.sampler_generator
         for name, draw in self.samplers.items():
             values[name] = draw(n, gen, self.device)
+            if training and name in self.follows:
+                values[name] = _followed(name, values[name], self.follows[name], values)
         self._sources_drawn(engine=self, values=values)
         return values
 
@@ -244,7 +252,7 @@ class Engine:
         if self._timer is not None:
             self._timer.start()
         plan = self.plan()
-        values = self.draw_sources(batch)
+        values = self.draw_sources(batch, training=True)
         self._lap("data")
         sums: dict[str, torch.Tensor] = {}
         counts: dict[str, int] = {}
@@ -252,10 +260,10 @@ class Engine:
         for k, ex in enumerate(plan):
             if ex.fresh == "latents":  # the same data batch, new latents
                 data = {k: values[k] for k in DATA_NODES if k in values}
-                values = {**values, **self.draw_sources(data)}
+                values = {**values, **self.draw_sources(data, training=True)}
                 self._lap("data")
             elif ex.resample:
-                values = self.draw_sources()
+                values = self.draw_sources(training=True)
                 self._lap("data")
             phase = self.phase_steps[ex.phase.name]
             # a group of simultaneous phases shares one forward (core/plan.py)
@@ -398,3 +406,19 @@ class Engine:
             self.data.load_state_dict(state["data"])
         if "step" in state:
             self.step_count = int(state["step"])
+
+
+def _followed(
+    name: str, drawn: torch.Tensor, node: str, values: dict[str, torch.Tensor]
+) -> torch.Tensor:
+    """The data node ``node``'s values in place of sampler ``name``'s draw; refused when
+    the two differ in shape or dtype (the graph was written for the sampler's)."""
+    data = values[node]
+    if data.shape != drawn.shape or data.dtype != drawn.dtype:
+        raise SpecError(
+            f"samplers.{name}.follows = '{node}': the batch's {node} is "
+            f"{data.dtype} {tuple(data.shape)}, the sampler draws {drawn.dtype} "
+            f"{tuple(drawn.shape)}; follow a node only with a sampler of the same kind "
+            f"(e.g. a categorical sampler follows the labels y), or remove follows"
+        )
+    return data

@@ -96,7 +96,11 @@ class ResolvedSpec:
     op_options: dict[Call, dict[str, Any]] = field(default_factory=dict)
 
 
-def validate_params(component: Component, raw: dict[str, Any], where: str) -> Params:
+def validate_params(
+    component: Component, raw: dict[str, Any], where: str, engine_keys: tuple[str, ...] = ()
+) -> Params:
+    """``raw`` validated by the component's params model; ``engine_keys``: the keys the
+    engine reads beside them (e.g. a network's ``init``), offered by the did-you-mean."""
     try:
         return component.params.model_validate(raw)
     except ValidationError as exc:
@@ -107,8 +111,9 @@ def validate_params(component: Component, raw: dict[str, Any], where: str) -> Pa
             if err["type"] == "extra_forbidden":
                 problems.append(
                     f"{where}.{key}: unknown parameter for {component.kind} type "
-                    f"'{component.name}'.{did_you_mean(key, fields)} "
-                    f"Its parameters: {', '.join(fields) or '(none)'}."
+                    f"'{component.name}'.{did_you_mean(key, [*fields, *engine_keys])} "
+                    f"Its parameters: {', '.join(fields) or '(none)'}"
+                    + (f"; and the engine's: {', '.join(engine_keys)}." if engine_keys else ".")
                 )
             elif err["type"] == "missing":
                 problems.append(
@@ -150,8 +155,11 @@ def data_params(source: DataSource, spec: Spec) -> Params:
 
 def _resolve(registry: Registry, kind, spec: ComponentSpec, where: str) -> Resolved:
     component = registry.get(kind, spec.type, f"{where}.type")
+    engine_keys = tuple(k for k in type(spec).model_fields if k != "type")
     return Resolved(
-        where.rsplit(".", 1)[-1], component, validate_params(component, spec.params, where)
+        where.rsplit(".", 1)[-1],
+        component,
+        validate_params(component, spec.params, where, engine_keys),
     )
 
 

@@ -64,15 +64,23 @@ def _component_schema(
     return {"oneOf": variants} if variants else {"type": "object"}
 
 
+def _properties(defs: dict[str, Any], model: str, *keys: str) -> dict[str, Any]:
+    """The schema of ``keys`` in the pydantic model ``model``'s definition."""
+    props = defs.get(model, {}).get("properties", {})
+    return {k: props[k] for k in keys if k in props}
+
+
 def spec_schema(registry: Registry | None = None) -> dict[str, Any]:
     registry = registry or default_registry()
     schema = Spec.model_json_schema(ref_template="#/$defs/{model}")
     defs = schema.setdefault("$defs", {})
     props = schema["properties"]
-    network = defs.get("NetworkSpec", {}).get("properties", {})
-    engine_keys = {k: network[k] for k in ("init",) if k in network}
+    engine_keys = {  # the keys the engine reads beside a component's own parameters
+        Network: _properties(defs, "NetworkSpec", "init"),
+        Sampler: _properties(defs, "SamplerSpec", "follows"),
+    }
     for key, kind in (("networks", Network), ("samplers", Sampler), ("losses", Loss)):
-        extra = engine_keys if kind is Network else None
+        extra = engine_keys.get(kind)
         props[key] = {
             "type": "object",
             "additionalProperties": _component_schema(kind, registry, defs, extra),

@@ -39,6 +39,7 @@ from gan.core.spec_models import (
     InitSpec,
     NetworkSpec,
     PhaseSpec,
+    SamplerSpec,
     Spec,
     TrainSpec,
 )
@@ -71,6 +72,7 @@ __all__ = [
     "NetworkSpec",
     "PhaseSpec",
     "SampleSpec",
+    "SamplerSpec",
     "Spec",
     "Strict",
     "TrainSpec",

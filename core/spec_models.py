@@ -41,6 +41,19 @@ class NetworkSpec(ComponentSpec):
     )
 
 
+class SamplerSpec(ComponentSpec):
+    """A latent sampler: ``type`` and the plugin's parameters, plus the engine's
+    ``follows``."""
+
+    follows: Literal["y"] | None = Field(
+        None,
+        description="In training steps, this sampler's values are the batch's labels "
+        "(data node y) instead of its draws, e.g. a conditional GAN whose fakes are asked "
+        "for the real batch's classes. The sampler still draws (so the other latents are "
+        "the draws they would be without it); sampling and evaluation use its draws.",
+    )
+
+
 CORE_DATA_KEYS = frozenset({"source", "limit", "range", "val", "val_seed", "channels"})
 """``[data]`` keys every data source has: the core applies them to what a source loads.
 The other keys belong to the source (declared by its params model, checked when the
@@ -287,7 +300,7 @@ class Spec(Strict):
     )
     description: str = ""
     data: DataSpec = Field(default_factory=lambda: DataSpec())
-    samplers: dict[str, ComponentSpec] = Field(default_factory=dict)
+    samplers: dict[str, SamplerSpec] = Field(default_factory=dict)
     networks: dict[str, NetworkSpec] = Field(min_length=1)
     graph: dict[str, str] = Field(default_factory=dict)
     losses: dict[str, ComponentSpec] = Field(min_length=1)

@@ -245,11 +245,12 @@ class StackedSteps:
 
     def draw(self, batches: list[dict[str, torch.Tensor]] | None = None) -> Values:
         """Every seed's batch (drawn here unless given) and latents from its own
-        engine's streams, stacked."""
+        engine's streams, stacked: a training step's draw (samplers follow data nodes
+        where the spec says so)."""
         given: list[dict[str, torch.Tensor] | None] = [None] * self.k
         if batches is not None:
             given = list(batches)
-        drawn = [e.draw_sources(b) for e, b in zip(self.engines, given, strict=True)]
+        drawn = [e.draw_sources(b, training=True) for e, b in zip(self.engines, given, strict=True)]
         return {key: torch.stack([d[key] for d in drawn]) for key in drawn[0]}
 
     def forward(
@@ -350,7 +351,7 @@ class StackedSteps:
             n = data.batch_size
             batch = {"x": data.images[:n].to(engine.device), "y": data.labels[:n].to(engine.device)}
             gen = torch.Generator(engine.sampler_generator.device).manual_seed(0)
-            out.append(engine.draw_sources(batch, generator=gen))
+            out.append(engine.draw_sources(batch, generator=gen, training=True))
         return out
 
 

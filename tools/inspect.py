@@ -118,7 +118,11 @@ def describe(model: ResolvedSpec) -> dict[str, Any]:
             "batch_size": spec.train.batch_size,
         },
         "samplers": {
-            n: {"type": r.component.name, **r.params.model_dump(mode="json")}
+            n: {
+                "type": r.component.name,
+                **r.params.model_dump(mode="json"),
+                **({"follows": f} if (f := spec.samplers[n].follows) else {}),
+            }
             for n, r in model.samplers.items()
         },
         "networks": networks,
@@ -146,8 +150,9 @@ def render(info: dict[str, Any]) -> str:
     out.append("")
     out.append("samplers:")
     for name, s in info["samplers"].items():
-        params = ", ".join(f"{k}={v}" for k, v in s.items() if k != "type")
-        out.append(f"  {name}: {s['type']}({params})")
+        params = ", ".join(f"{k}={v}" for k, v in s.items() if k not in ("type", "follows"))
+        follows = f"; in training, the batch's {s['follows']}" if "follows" in s else ""
+        out.append(f"  {name}: {s['type']}({params}){follows}")
     out.append("")
     out.append("nodes:")
     for name, n in info["nodes"].items():

@@ -466,6 +466,7 @@ def run(args: argparse.Namespace) -> dict:
             f.flush()
 
         f.writelines(line + "\n" for line in kept)
+        f.flush()  # the earlier sittings' curve is on disk again before the first step
         for t in range(done + 1, args.steps + 1):
             for _ in range(D_ITERS):
                 x = batches.next(twin.batch, device)

@@ -211,7 +211,14 @@ NARROW = {
         "networks.D.channels=[8, 16]",
         "networks.D.fc=[64]",
         "networks.D.q_hidden=16",
-    ]
+    ],
+    "cgan_conv": [
+        "networks.G.fc=[32]",
+        "networks.G.channels=[8, 4]",
+        "networks.D.channels=[4, 8]",
+        "networks.D.fc=[16]",
+        "samplers.c.follows=y",  # hwalsuklee CGAN.py: the fakes ask for the batch's labels
+    ],
 }
 
 
@@ -223,6 +230,8 @@ NARROW = {
         "bigan",
         # the generator phase draws fresh latents for the same data batch (fresh = latents)
         "infogan",
+        # a sampler that follows each seed's own batch labels in training
+        "cgan_conv",
     ],
 )
 def test_vectorised_official_recipes_equal_single_runs(float64, spec: str) -> None:
