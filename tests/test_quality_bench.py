@@ -247,17 +247,28 @@ def test_the_engine_is_held_to_its_twins_seed_range_at_every_evaluation(
                 "eval_command": "e", **figures}  # fmt: skip
 
     twin = "ClusterGAN twin (official loop in plain PyTorch)"
-    ours = [record(engine.name, s, c) for s, c in enumerate([[0.30, 0.5, 0.6], [0.40, 0.6, 0.76]])]
-    twins = [record(twin, s, c) for s, c in enumerate([[0.32, 0.4, 0.6], [0.36, 0.6, 0.7]])]
+    mine = [[0.30, 0.5, 0.6], [0.40, 0.6, 0.76], [0.35, 0.55, 0.68]]
+    ours = [record(engine.name, s, c) for s, c in enumerate(mine)]
+    theirs = [[0.32, 0.4, 0.6], [0.36, 0.6, 0.7], [0.34, 0.5, 0.65]]
+    twins = [record(twin, s, c) for s, c in enumerate(theirs)]
     met, text = quality_report.inside_twin_range(engine, ours, twins)
-    assert met and "at 3 of 3 evaluations" in text  # medians 0.35, 0.55, 0.68
-    ours[1]["curve"][2]["kmeans/purity"] = 1.0  # median 0.8 at step 750: above 0.6–0.7
+    assert met and text == "inside the twin's 3-seed range at 3 of 3 evaluations"
+    ours[1]["curve"][2]["kmeans/purity"] = 1.0
+    ours[2]["curve"][2]["kmeans/purity"] = 0.8  # median 0.8 at step 750: above 0.6–0.7
     met, text = quality_report.inside_twin_range(engine, ours, twins)
     assert not met and "outside at step 750 (0.800 vs 0.600–0.700)" in text
-    assert not quality_report.inside_twin_range(engine, ours, twins[:1])[0]  # one seed: no range
-    quality_report.write_report([*ours, *twins], tmp_path / "quality.md")
+    # inside at every step, but with fewer seeds or other seeds than the 3 a side
+    ours[1]["curve"][2]["kmeans/purity"] = 0.76
+    ours[2]["curve"][2]["kmeans/purity"] = 0.68
+    met, text = quality_report.inside_twin_range(engine, ours[:2], twins[:2])
+    assert not met and "not yet the same 3 seeds a side" in text
+    twins[2]["seed"] = 5
+    assert not quality_report.inside_twin_range(engine, ours, twins)[0]
+    met, text = quality_report.inside_twin_range(engine, ours, twins[:1])
+    assert not met and text == "no twin range yet (engine seeds [0, 1, 2], twin [0])"
+    quality_report.write_report([*ours, *twins[:2]], tmp_path / "quality.md")
     table = (tmp_path / "quality.md").read_text()
-    assert "| **no**: inside the twin's 2-seed range at 2 of 3 evaluations" in table
+    assert "| **no**: inside the twin's 2-seed range at 3 of 3 evaluations; not yet" in table
     assert "| — (the reference) |" in table
 
 
