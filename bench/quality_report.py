@@ -126,9 +126,8 @@ def inside_twin_range(entry: Entry, ours: list[dict], twins: list[dict]) -> tupl
                 for r in records]  # fmt: skip
 
     mine, theirs = at_steps(ours), at_steps(twins)
-    seeds = (
-        f"engine seeds {sorted(r['seed'] for r in ours)}, twin {sorted(r['seed'] for r in twins)}"
-    )
+    our_seeds, twin_seeds = sorted(r["seed"] for r in ours), sorted(r["seed"] for r in twins)
+    seeds = f"engine seeds {our_seeds}, twin {twin_seeds}"
     steps = sorted(set.intersection(*(set(c) for c in mine + theirs))) if mine and theirs else []
     if len(theirs) < 2 or not steps:
         return False, f"no twin range yet ({seeds})"
@@ -142,8 +141,7 @@ def inside_twin_range(entry: Entry, ours: list[dict], twins: list[dict]) -> tupl
     text += f"{len(steps)} evaluations" + (
         f"; outside at step {', '.join(outside)}" if outside else ""
     )
-    same = {r["seed"] for r in ours} == {r["seed"] for r in twins}
-    enough = same and len(ours) >= TWIN_SEEDS
+    enough = our_seeds == twin_seeds and len(our_seeds) >= TWIN_SEEDS
     if not enough:
         text += f"; not yet the same {TWIN_SEEDS} seeds a side ({seeds})"
     return enough and not outside, text
