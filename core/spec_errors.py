@@ -26,13 +26,20 @@ def shown(value: object, limit: int = 80) -> str:
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
-def format_validation_error(exc: ValidationError, source: str, data: Any) -> str:
-    """One paragraph per problem: the dotted key, the value, what is wrong, the fix."""
+def format_validation_error(
+    exc: ValidationError, source: str, data: Any, before: Any = None
+) -> str:
+    """One paragraph per problem: the dotted key, the value, what is wrong, the fix.
+    ``before`` is the data as it was before ``--set`` overrides: a table that only an
+    override created is then reported as a misspelt name, not as a missing ``type``."""
     lines = []
     for err in exc.errors()[:8]:
         loc = list(err["loc"])
         key = _dotted(loc, data)
-        if err["type"] == "extra_forbidden":
+        created = _created_by_override(loc, before)
+        if created is not None:
+            lines.append(created)
+        elif err["type"] == "extra_forbidden":
             parent = _model_at(Spec, loc[:-1])
             choices = list(parent.model_fields) if parent else []
             hint = did_you_mean(str(loc[-1]), choices)
@@ -47,6 +54,29 @@ def format_validation_error(exc: ValidationError, source: str, data: Any) -> str
     if more > 0:
         lines.append(f"… and {more} more problem(s).")
     return f"{source} is not a valid spec:\n  " + "\n  ".join(lines)
+
+
+def _created_by_override(loc: list[Any], before: Any) -> str | None:
+    """For ``networks.Gx.type`` missing where ``networks.Gx`` came only from a --set: the
+    names the spec does have, a did-you-mean, and how to add a new one on purpose."""
+    if before is None or len(loc) < 3 or loc[-1] != "type" or not isinstance(loc[-2], str):
+        return None
+    table: Any = before
+    for item in loc[:-2]:
+        if not isinstance(table, dict) or item not in table:
+            return None
+        table = table[item]
+    if not isinstance(table, dict) or loc[-2] in table:
+        return None
+    where = ".".join(str(p) for p in loc[:-2])
+    name = loc[-2]
+    names = [str(k) for k in table]
+    has = f"its {where}: {', '.join(names)}" if names else f"it has no {where}"
+    return (
+        f"{where}.{name}: --set names an entry the spec does not have ({has})."
+        f"{did_you_mean(name, names)} To add a new one, also set its type: "
+        f"--set {where}.{name}.type=…"
+    )
 
 
 def _dotted(loc: list[Any], data: Any) -> str:

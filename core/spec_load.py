@@ -53,7 +53,9 @@ def spec_from_dict(
         if overrides and _valid(base):  # the spec alone is fine: the --set made it wrong
             shown_set = " ".join(f"--set {o}" for o in overrides)
             source = f"{source} with {shown_set[:200]}"
-        raise SpecError(format_validation_error(exc, source, data)) from None
+        raise SpecError(
+            format_validation_error(exc, source, data, base if overrides else None)
+        ) from None
 
 
 def _valid(data: dict[str, Any]) -> bool:

@@ -124,6 +124,20 @@ def test_bad_override(tmp_path):
     assert_clean_error(result, "phases.critic", "discriminator")
 
 
+def test_override_of_a_misspelt_entry_names_the_real_ones():
+    """--set networks.Gx.… creates a table without a type; the message names the
+    spec's networks and a did-you-mean instead of asking for the missing type."""
+    result = runner.invoke(app, ["inspect", "bigan", "--set", "networks.Gx.lr=3"])
+    assert_clean_error(result, "networks.Gx", "does not have", "Did you mean 'G'", ".type=")
+    assert "required key is missing" not in result.output
+    # Adding an entry on purpose still works when its type is given.
+    result = runner.invoke(
+        app,
+        ["inspect", "bigan", "--set", "losses.extra.type=mse", "--set", "losses.extra.input=x"],
+    )
+    assert "does not have" not in result.output
+
+
 def test_overrides_apply():
     from gan.core.spec import load_spec
 
