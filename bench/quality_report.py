@@ -16,11 +16,30 @@ def fmt(entry: Entry, value: float | None) -> str:
     return f"{100 * (1 - value):.2f}% error" if entry.as_error else f"{100 * value:.2f}%"
 
 
+TWIN_COLOUR = "tab:red"
+
+
+def _median_curve(entry: Entry, records: list[dict]) -> tuple[list[int], list[float]] | None:
+    """The median over ``records`` (two seeds or more) at the steps they all reached."""
+    curves = [
+        {c["step"]: c[entry.metric] for c in r.get("curve", []) if entry.metric in c}
+        for r in records
+    ]
+    if len(curves) < 2:
+        return None
+    steps = sorted(set.intersection(*(set(c) for c in curves)))
+    values = [statistics.median(c[s] for c in curves) for s in steps]
+    if entry.as_error:
+        values = [100 * (1 - v) for v in values]
+    return (steps, values) if steps else None
+
+
 def plot_curves(
     entry: Entry, records: list[dict], path: Path, beside: list[dict] | None = None
 ) -> bool:
     """Validation metric vs step, one line per seed (the newest record of each seed);
-    ``beside``: a twin's records, drawn dashed in grey with its seed range shaded."""
+    ``beside``: a twin's records, each seed dashed with their range shaded and the
+    engine's median drawn bold over them, so the twin target reads off the picture."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -32,6 +51,11 @@ def plot_curves(
     else:
         fig, ax = plt.subplots(figsize=(6, 3.6), dpi=110)
     drawn = False
+    twin = twin_of(entry)
+    side = "engine " if twin is not None else ""
+    if twin is not None:  # the engine's seeds never take the twin's colour
+        tab10 = plt.get_cmap("tab10").colors  # index 3 is TWIN_COLOUR, tab:red
+        ax.set_prop_cycle(color=[c for i, c in enumerate(tab10) if i != 3])
     for (variant, seed), r in sorted(newest.items()):
         points = [(c["step"], c[entry.metric]) for c in r.get("curve", []) if entry.metric in c]
         if not points:
@@ -39,29 +63,34 @@ def plot_curves(
         steps, values = zip(*points, strict=True)
         if entry.as_error:
             values = tuple(100 * (1 - v) for v in values)
-        label = f"seed {seed}" + (f", {variant}" if variant else "")
+        label = f"{side}seed {seed}" + (f", {variant}" if variant else "")
         line = ax.plot(steps, values, marker=".", label=label)[0]
         drawn = True
         if entry.second:
             extra = [(c["step"], c[entry.second]) for c in r["curve"] if entry.second in c]
             if extra:
                 below.plot(*zip(*extra, strict=True), marker=".", color=line.get_color())
-    twin = twin_of(entry)
     twin_points: dict[int, list[float]] = {}
-    for _seed, r in sorted({r["seed"]: r for r in (beside or [])}.items()):
+    for n, (_seed, r) in enumerate(sorted({r["seed"]: r for r in (beside or [])}.items())):
         points = [(c["step"], c[entry.metric]) for c in r.get("curve", []) if entry.metric in c]
         if not points or twin is None:
             continue
+        if entry.as_error:
+            points = [(step, 100 * (1 - v)) for step, v in points]
         for step, value in points:
             twin_points.setdefault(step, []).append(value)
         steps, values = zip(*points, strict=True)
-        ax.plot(steps, values, linestyle="--", color="grey", linewidth=1, alpha=0.8)
+        label = "twin: each seed" if n == 0 else None
+        ax.plot(steps, values, linestyle="--", color=TWIN_COLOUR, linewidth=1, label=label)
         drawn = True
-    if twin_points:  # the twin's seed range, and one legend entry for its dashed lines
+    if any(len(v) > 1 for v in twin_points.values()):
         steps = sorted(twin_points)
         low = [min(twin_points[s]) for s in steps]
         high = [max(twin_points[s]) for s in steps]
-        ax.fill_between(steps, low, high, color="grey", alpha=0.15, label=f"{twin.name}: seeds")
+        ax.fill_between(steps, low, high, color=TWIN_COLOUR, alpha=0.12, label="twin: seed range")
+    ours = _median_curve(entry, [r for r in newest.values() if not r.get("variant")])
+    if twin is not None and ours is not None:
+        ax.plot(*ours, color="black", linewidth=2.2, label="engine: median of its seeds")
     if not drawn:
         plt.close(fig)
         return False
@@ -72,11 +101,14 @@ def plot_curves(
     else:
         ax.set_xlabel("training step")
     ax.set_ylabel(("error % " if entry.as_error else "") + f"{entry.metric} (validation)")
-    target = 100 * (1 - entry.target) if entry.as_error else entry.target
-    ax.axhline(target, color="grey", linestyle="--", linewidth=1, label="target")
-    ax.set_title(f"{entry.name}: validation curve")
+    if twin is None:  # beside a twin, the target is the twin's range, not the paper's line
+        target = 100 * (1 - entry.target) if entry.as_error else entry.target
+        ax.axhline(target, color="grey", linestyle="--", linewidth=1, label="target")
+        ax.set_title(f"{entry.name}: validation curve")
+    else:
+        ax.set_title(f"{entry.name} beside its twin: validation curve", fontsize=10)
     ax.grid(alpha=0.3)
-    ax.legend(fontsize=8)
+    ax.legend(fontsize=8 if twin is None else 7)
     fig.tight_layout()
     fig.savefig(path)
     plt.close(fig)

@@ -270,6 +270,11 @@ def test_the_engine_is_held_to_its_twins_seed_range_at_every_evaluation(
     table = (tmp_path / "quality.md").read_text()
     assert "| **no**: inside the twin's 2-seed range at 3 of 3 evaluations; not yet" in table
     assert "| — (the reference) |" in table
+    # The picture: the engine's median over its seeds, at the steps all of them reached.
+    ours[2]["curve"] = ours[2]["curve"][:2]
+    assert quality_report._median_curve(engine, ours) == ([250, 500], [0.35, 0.55])
+    assert quality_report._median_curve(engine, ours[:1]) is None
+    assert (tmp_path / "quality_clustergan.png").stat().st_size > 0
 
 
 def test_max_minutes_is_the_sittings_and_each_run_gets_what_is_left(
