@@ -573,11 +573,22 @@ def _escape_markup(text: str) -> str:
     return re.sub(r"(\\*)(\[[a-z#/@][^[]*?])", lambda m: f"{m[1]}{m[1]}\\{m[2]}", text)
 
 
+def _unwrap(text: str) -> str:
+    """Prose paragraphs as one line each, so help reflows to the terminal's width instead
+    of keeping the docstring's breaks (jagged at 80 columns); indented lines (examples)
+    keep theirs."""
+    paragraphs = text.split("\n\n")
+    return "\n\n".join(
+        p if any(line.startswith(" ") for line in p.splitlines()) else " ".join(p.split("\n"))
+        for p in paragraphs
+    )
+
+
 def _escape_help(typer_app: typer.Typer) -> None:
     for info in typer_app.registered_commands:
         doc = info.help or getdoc(info.callback)
         if doc:
-            info.help = _escape_markup(doc)
+            info.help = _escape_markup(_unwrap(doc))
 
 
 _escape_help(app)

@@ -136,6 +136,15 @@ def test_help_keeps_words_in_brackets(command, words):
     assert words in result.output
 
 
+def test_command_list_reflows_to_the_terminal_and_examples_keep_their_lines():
+    # the docstring's line breaks are not the terminal's: on a wide terminal the
+    # command list gives each summary one line, and each example stays on its own
+    listing = runner.invoke(app, ["--help"], env={"COLUMNS": "200"}).output
+    assert "where the time goes (data, forward, backward, optimizer)" in listing
+    lines = runner.invoke(app, ["bench", "--help"], env={"COLUMNS": "200"}).output.splitlines()
+    assert sum("gan bench cgan" in line for line in lines) == 2
+
+
 def test_second_run_announces_its_folder_first_and_ends_with_next_steps(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     args = ["run", "bigan", "--set", "data.source=digits", "--set", "eval={}", *SHORT]
