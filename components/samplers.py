@@ -6,7 +6,7 @@ A plugin like any other: it registers through the ``gan_samplers`` hook.
 from __future__ import annotations
 
 import torch
-from pydantic import Field
+from pydantic import Field, model_validator
 
 from gan.core.components import BuildContext, Draw, Params, Sampler
 from gan.core.hooks import hookimpl
@@ -14,8 +14,8 @@ from gan.core.hooks import hookimpl
 
 class NormalParams(Params):
     dim: int = Field(ge=1, le=1_000_000)
-    mean: float = 0.0
-    std: float = Field(1.0, gt=0)
+    mean: float = Field(0.0, allow_inf_nan=False)
+    std: float = Field(1.0, gt=0, allow_inf_nan=False)
 
 
 def normal(p: NormalParams, ctx: BuildContext) -> Draw:
@@ -30,8 +30,14 @@ def normal(p: NormalParams, ctx: BuildContext) -> Draw:
 
 class UniformParams(Params):
     dim: int = Field(ge=1, le=1_000_000)
-    low: float = -1.0
-    high: float = 1.0
+    low: float = Field(-1.0, allow_inf_nan=False)
+    high: float = Field(1.0, allow_inf_nan=False)
+
+    @model_validator(mode="after")
+    def _ordered(self) -> UniformParams:
+        if not self.low < self.high:  # reversed bounds would draw from (high, low) silently
+            raise ValueError(f"low = {self.low} must be below high = {self.high}")
+        return self
 
 
 def uniform(p: UniformParams, ctx: BuildContext) -> Draw:

@@ -120,6 +120,8 @@ def validate_params(
                     f"{where}.{key}: required parameter of {component.kind} type "
                     f"'{component.name}' is missing."
                 )
+            elif not err["loc"]:  # a check across parameters (e.g. low < high)
+                problems.append(f"{where}: {err['msg'].removeprefix('Value error, ')}.")
             else:
                 problems.append(f"{where}.{key} = {err.get('input')!r}: {err['msg']}.")
         raise SpecError("\n".join(problems)) from None

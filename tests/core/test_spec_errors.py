@@ -153,3 +153,17 @@ def test_overrides_apply():
     assert spec.train.steps == 7
     assert spec.data.source == "digits"
     assert spec.phases[1].every == 3
+
+
+@pytest.mark.parametrize(
+    ("sets", "fragment"),
+    [
+        (["samplers.z.low=1", "samplers.z.high=-1"], "samplers.z: low = 1.0 must be below high"),
+        (["samplers.z.low=-inf"], "samplers.z.low = -inf: Input should be a finite number"),
+        (["samplers.z.high=nan"], "samplers.z.high = nan: Input should be a finite number"),
+    ],
+)
+def test_sampler_bounds_are_finite_and_ordered(sets, fragment):
+    """Reversed or infinite bounds would draw reversed ranges or NaN latents silently."""
+    args = [item for s in sets for item in ("--set", s)]
+    assert_clean_error(runner.invoke(app, ["inspect", "infogan", *args]), fragment)
