@@ -14,8 +14,8 @@ from gan.core.hooks import hookimpl
 
 class NormalParams(Params):
     dim: int = Field(ge=1, le=1_000_000)
-    mean: float = Field(0.0, allow_inf_nan=False)
-    std: float = Field(1.0, gt=0, allow_inf_nan=False)
+    mean: float = 0.0
+    std: float = Field(1.0, gt=0)
 
 
 def normal(p: NormalParams, ctx: BuildContext) -> Draw:
@@ -30,8 +30,8 @@ def normal(p: NormalParams, ctx: BuildContext) -> Draw:
 
 class UniformParams(Params):
     dim: int = Field(ge=1, le=1_000_000)
-    low: float = Field(-1.0, allow_inf_nan=False)
-    high: float = Field(1.0, allow_inf_nan=False)
+    low: float = -1.0
+    high: float = 1.0
 
     @model_validator(mode="after")
     def _ordered(self) -> UniformParams:

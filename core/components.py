@@ -27,9 +27,11 @@ from pydantic import BaseModel, ConfigDict
 
 
 class Params(BaseModel):
-    """Base class for component parameters: unknown keys are errors."""
+    """Base class for component parameters: unknown keys are errors, and numbers are
+    finite as everywhere in a spec (a NaN slope or centre would surface mid-run as NaN
+    losses); a plugin that means infinity says so in its own ``model_config``."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
 
 
 class NoParams(Params):

@@ -161,9 +161,11 @@ def test_overrides_apply():
         (["samplers.z.low=1", "samplers.z.high=-1"], "samplers.z: low = 1.0 must be below high"),
         (["samplers.z.low=-inf"], "samplers.z.low = -inf: Input should be a finite number"),
         (["samplers.z.high=nan"], "samplers.z.high = nan: Input should be a finite number"),
+        (["networks.D.negative_slope=inf"], "networks.D.negative_slope = inf: Input should be a"),
     ],
 )
-def test_sampler_bounds_are_finite_and_ordered(sets, fragment):
-    """Reversed or infinite bounds would draw reversed ranges or NaN latents silently."""
+def test_component_parameters_are_finite_and_sampler_bounds_ordered(sets, fragment):
+    """Reversed or infinite bounds, or an infinite slope, would train on reversed ranges
+    or NaN values silently; every component's numbers are finite, as the spec's are."""
     args = [item for s in sets for item in ("--set", s)]
     assert_clean_error(runner.invoke(app, ["inspect", "infogan", *args]), fragment)
