@@ -301,9 +301,8 @@ def write_report(records: list[dict], path: Path) -> None:
     for entry in MODELS:  # the command of every row of the first table
         for (variant, _), r in sorted(newest_runs(records, entry).items()):
             name = entry.name + (f" — {variant}" if variant else "")
-            lines.append(
-                f"- {name} seed {r['seed']}: `{r['command']}`, then `{r.get('eval_command', '')}`"
-            )
+            then = f", then `{r['eval_command']}`" if r.get("eval_command") else ""
+            lines.append(f"- {name} seed {r['seed']}: `{r['command']}`{then}")
     older = [r for r in records if r.get("protocol") != PROTOCOL]
     if older:
         lines += [
