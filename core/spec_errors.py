@@ -36,7 +36,7 @@ def format_validation_error(
     for err in exc.errors()[:8]:
         loc = list(err["loc"])
         key = _dotted(loc, data)
-        created = _created_by_override(loc, before)
+        created = _created_by_override(loc, before) if err["type"] == "missing" else None
         if created is not None:
             lines.append(created)
         elif err["type"] == "extra_forbidden":
