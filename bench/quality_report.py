@@ -19,12 +19,14 @@ def fmt(entry: Entry, value: float | None) -> str:
 TWIN_COLOUR = "tab:red"
 
 
+def validation_curve(entry: Entry, record: dict) -> dict[int, float]:
+    """A record's validation figure (``entry.metric``) by evaluation step."""
+    return {c["step"]: c[entry.metric] for c in record.get("curve", []) if entry.metric in c}
+
+
 def _median_curve(entry: Entry, records: list[dict]) -> tuple[list[int], list[float]] | None:
     """The median over ``records`` (two seeds or more) at the steps they all reached."""
-    curves = [
-        {c["step"]: c[entry.metric] for c in r.get("curve", []) if entry.metric in c}
-        for r in records
-    ]
+    curves = [validation_curve(entry, r) for r in records]
     if len(curves) < 2:
         return None
     steps = sorted(set.intersection(*(set(c) for c in curves)))
@@ -57,7 +59,7 @@ def plot_curves(
         tab10 = plt.get_cmap("tab10").colors  # index 3 is TWIN_COLOUR, tab:red
         ax.set_prop_cycle(color=[c for i, c in enumerate(tab10) if i != 3])
     for (variant, seed), r in sorted(newest.items()):
-        points = [(c["step"], c[entry.metric]) for c in r.get("curve", []) if entry.metric in c]
+        points = list(validation_curve(entry, r).items())
         if not points:
             continue
         steps, values = zip(*points, strict=True)
@@ -72,7 +74,7 @@ def plot_curves(
                 below.plot(*zip(*extra, strict=True), marker=".", color=line.get_color())
     twin_points: dict[int, list[float]] = {}
     for n, (_seed, r) in enumerate(sorted({r["seed"]: r for r in (beside or [])}.items())):
-        points = [(c["step"], c[entry.metric]) for c in r.get("curve", []) if entry.metric in c]
+        points = list(validation_curve(entry, r).items())
         if not points or twin is None:
             continue
         if entry.as_error:
@@ -152,12 +154,8 @@ def inside_twin_range(entry: Entry, ours: list[dict], twins: list[dict]) -> tupl
     validation figure lies inside the twin's seed range (its least to its greatest),
     with the same :data:`TWIN_SEEDS` seeds on each side. A twin of one seed has no range
     yet; fewer seeds, or other seeds, leave the target unmet however the curves lie."""
-
-    def at_steps(records: list[dict]) -> list[dict[int, float]]:
-        return [{c["step"]: c[entry.metric] for c in r.get("curve", []) if entry.metric in c}
-                for r in records]  # fmt: skip
-
-    mine, theirs = at_steps(ours), at_steps(twins)
+    mine = [validation_curve(entry, r) for r in ours]
+    theirs = [validation_curve(entry, r) for r in twins]
     our_seeds, twin_seeds = sorted(r["seed"] for r in ours), sorted(r["seed"] for r in twins)
     seeds = f"engine seeds {our_seeds}, twin {twin_seeds}"
     steps = sorted(set.intersection(*(set(c) for c in mine + theirs))) if mine and theirs else []
