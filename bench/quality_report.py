@@ -5,6 +5,7 @@ the curves and the commands that reproduce each row."""
 from __future__ import annotations
 
 import statistics
+from itertools import combinations
 from pathlib import Path
 
 from quality_entries import MODELS, PROTOCOL, Entry, twin_of
@@ -148,6 +149,28 @@ def weak_text(entry: Entry, record: dict) -> str:
 TWIN_SEEDS = 3  # the issue's comparison: the same 3 seeds on each side
 
 
+def chance_median_inside(ours: int, theirs: int) -> float:
+    """How strict the twin-range target is at one evaluation: the chance that the median
+    of ``ours`` seeds lies inside the range of ``theirs`` seeds when both sides are the
+    same program. Every interleaving of the two sides' ranks is then equally likely, so
+    the chance is a count over them (``ours`` odd, so the median is one of its seeds).
+    Three a side give 0.6: equal programs miss one step in five on average."""
+    if ours % 2 == 0 or theirs < 2:
+        raise ValueError("needs an odd number of our seeds and two twin seeds or more")
+    total = ours + theirs
+    inside = 0
+    layouts = list(combinations(range(total), ours))
+    for mine in layouts:
+        twin = [i for i in range(total) if i not in mine]
+        inside += min(twin) < mine[ours // 2] < max(twin)
+    return inside / len(layouts)
+
+
+def ranges_overlap(a: list[float], b: list[float]) -> bool:
+    """Whether the seed ranges (least to greatest) of two sides share a value."""
+    return max(min(a), min(b)) <= min(max(a), max(b))
+
+
 def inside_twin_range(entry: Entry, ours: list[dict], twins: list[dict]) -> tuple[bool, str]:
     """The target of an entry drawn beside its twin (``beside``): at every evaluation
     step that every seed of both sides reached, the median over our seeds of the
@@ -161,16 +184,21 @@ def inside_twin_range(entry: Entry, ours: list[dict], twins: list[dict]) -> tupl
     steps = sorted(set.intersection(*(set(c) for c in mine + theirs))) if mine and theirs else []
     if len(theirs) < 2 or not steps:
         return False, f"no twin range yet ({seeds})"
-    outside = []
+    outside, overlapping = [], 0
     for step in steps:
         median = statistics.median(c[step] for c in mine)
         values = [c[step] for c in theirs]
+        overlapping += ranges_overlap([c[step] for c in mine], values)
         if not min(values) <= median <= max(values):
             outside.append(f"{step} ({median:.3f} vs {min(values):.3f}–{max(values):.3f})")
     text = f"inside the twin's {len(theirs)}-seed range at {len(steps) - len(outside)} of "
     text += f"{len(steps)} evaluations" + (
         f"; outside at step {', '.join(outside)}" if outside else ""
     )
+    if len(mine) % 2:  # how strict that is, and the looser reading beside it
+        chance = chance_median_inside(len(mine), len(theirs))
+        text += f" (two equal programs: chance {chance:.2f} per evaluation)"
+        text += f"; the seed ranges overlap at {overlapping} of {len(steps)}"
     enough = our_seeds == twin_seeds and len(our_seeds) >= TWIN_SEEDS
     if not enough:
         text += f"; not yet the same {TWIN_SEEDS} seeds a side ({seeds})"

@@ -252,11 +252,23 @@ def test_the_engine_is_held_to_its_twins_seed_range_at_every_evaluation(
     theirs = [[0.32, 0.4, 0.6], [0.36, 0.6, 0.7], [0.34, 0.5, 0.65]]
     twins = [record(twin, s, c) for s, c in enumerate(theirs)]
     met, text = quality_report.inside_twin_range(engine, ours, twins)
-    assert met and text == "inside the twin's 3-seed range at 3 of 3 evaluations"
+    assert met and text == (
+        "inside the twin's 3-seed range at 3 of 3 evaluations (two equal programs: chance "
+        "0.60 per evaluation); the seed ranges overlap at 3 of 3"
+    )
     ours[1]["curve"][2]["kmeans/purity"] = 1.0
     ours[2]["curve"][2]["kmeans/purity"] = 0.8  # median 0.8 at step 750: above 0.6–0.7
     met, text = quality_report.inside_twin_range(engine, ours, twins)
     assert not met and "outside at step 750 (0.800 vs 0.600–0.700)" in text
+    assert text.endswith("overlap at 3 of 3")  # 0.76–1.0 still meets 0.6–0.7 at step 750
+    ours[0]["curve"][2]["kmeans/purity"] = 0.9
+    assert quality_report.inside_twin_range(engine, ours, twins)[1].endswith("overlap at 2 of 3")
+    ours[0]["curve"][2]["kmeans/purity"] = 0.6
+    # How strict: one seed inside two is its middle rank of three; 3 and 3 is 12 of 20.
+    assert quality_report.chance_median_inside(1, 2) == pytest.approx(1 / 3)
+    assert quality_report.chance_median_inside(3, 3) == pytest.approx(0.6)
+    with pytest.raises(ValueError):
+        quality_report.chance_median_inside(2, 3)
     # inside at every step, but with fewer seeds or other seeds than the 3 a side
     ours[1]["curve"][2]["kmeans/purity"] = 0.76
     ours[2]["curve"][2]["kmeans/purity"] = 0.68
@@ -268,7 +280,10 @@ def test_the_engine_is_held_to_its_twins_seed_range_at_every_evaluation(
     assert not met and text == "no twin range yet (engine seeds [0, 1, 2], twin [0])"
     quality_report.write_report([*ours, *twins[:2]], tmp_path / "quality.md")
     table = (tmp_path / "quality.md").read_text()
-    assert "| **no**: inside the twin's 2-seed range at 3 of 3 evaluations; not yet" in table
+    assert (
+        "| **no**: inside the twin's 2-seed range at 3 of 3 evaluations (two equal programs: "
+        "chance 0.40 per evaluation); the seed ranges overlap at 3 of 3; not yet"
+    ) in table
     assert "| — (the reference) |" in table
     # The picture: the engine's median over its seeds, at the steps all of them reached.
     ours[2]["curve"] = ours[2]["curve"][:2]
