@@ -13,10 +13,14 @@ github.com/sudiptodip15/ClusterGAN), built from :mod:`gan.plugins.conv`:
   the critic is trained with a gradient penalty);
 * E: the same body as D with two heads, ẑ_n (linear) and ẑ_c (logits).
 
-Differences, on purpose: G ends in tanh (images are in [-1, 1]; the paper's code used a
-sigmoid on [0, 1]); E returns ẑ_c *logits* and the loss applies the softmax inside the
-cross-entropy. Unlike the PyTorch-GAN port (the seed), no activation is in-place and
-the engine drops the last partial batch, so neither of its torch-2 crashes can happen.
+What the official code fixes and the networks leave to the spec: G's output activation
+(``specs/clustergan.toml`` ends in the official sigmoid on [0, 1] data; the defaults are
+tanh on [-1, 1]), G's BatchNorm (the official shift-only, eps 1e-3, per channel after
+the reshape) and the Xavier init of the last layers of D and E. E returns ẑ_c *logits*:
+the loss applies the softmax inside the cross-entropy, as the official
+``softmax_cross_entropy_with_logits``. Unlike the PyTorch-GAN port (the seed), no
+activation is in-place and the engine drops the last partial batch, so neither of its
+torch-2 crashes can happen.
 """
 
 from __future__ import annotations
@@ -44,7 +48,8 @@ class EncoderParams(ConvDiscriminatorParams):
 
 
 def generator(p: GeneratorParams, ctx: BuildContext) -> ConvGenerator:
-    """The paper's MNIST generator (FC1024, FC 7·7·128, deconv64, deconv1; tanh)."""
+    """The paper's MNIST generator (FC1024, FC 7·7·128, deconv64, deconv1; the spec's
+    output activation)."""
     return ConvGenerator(p, ctx)
 
 

@@ -8,12 +8,14 @@ cross-entropy on the categorical code plus (for a fixed-variance Gaussian Q) a s
 error on the continuous codes.
 
 The networks are the paper's MNIST architecture (appendix C.1, Table 1), built from
-:mod:`gan.plugins.conv` with leaky rate 0.1:
+:mod:`gan.plugins.conv`; the leaky rate (the paper's 0.1 by default; the official code's
+0.01 in ``specs/infogan.toml``) and G's output (tanh by default; the official sigmoid on
+[0, 1] data in the spec) are the spec's:
 
 * D: conv64 4×4 s2-LReLU → conv128 4×4 s2-BN-LReLU → FC1024-BN-LReLU → FC1 (a logit);
 * Q: on D's FC1024 features, FC128-BN-LReLU → FC(10 + 2): categorical logits and
   continuous-code means;
-* G: FC1024-BN-ReLU → FC(7·7·128)-BN-ReLU → deconv64 4×4 s2-BN-ReLU → deconv1 4×4 s2-tanh.
+* G: FC1024-BN-ReLU → FC(7·7·128)-BN-ReLU → deconv64 4×4 s2-BN-ReLU → deconv1 4×4 s2-output.
 
 Deliberate differences from the seed (the PyTorch-GAN script): its fully-connected
 networks are replaced by the paper's conv nets; its ``BatchNorm1d(n, 0.8)`` set eps=0.8
