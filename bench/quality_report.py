@@ -249,6 +249,19 @@ def paper_table(records: list[dict]) -> list[str]:
     return lines
 
 
+def picture_runs(entry: Entry, current: list[dict]) -> tuple[list[dict], list[dict]]:
+    """The runs one entry's picture draws: its own, and its twin's beside them. Beside a
+    twin only the comparison's own budget (no variant) is drawn, on both sides: a shorter
+    variant's curve would read as a fourth seed, and its twin seed would take the place
+    of the full run's (the twin's seeds are drawn by seed). Variants keep their rows."""
+    twin = twin_of(entry)
+    rows = [r for r in current if r["model"] == entry.name and "error" not in r]
+    if twin is None:
+        return rows, []
+    beside = [r for r in current if r["model"] == twin.name and "error" not in r]
+    return [r for r in rows if not r.get("variant")], [r for r in beside if not r.get("variant")]
+
+
 def write_report(records: list[dict], path: Path) -> None:
     """quality.md: every seed's record, the table against the papers, the curves, the
     budgets and the commands (tables and links; the reading is bench/findings/)."""
@@ -304,10 +317,8 @@ def write_report(records: list[dict], path: Path) -> None:
         "",
     ]
     for entry in MODELS:
-        rows = [r for r in current if r["model"] == entry.name and "error" not in r]
+        rows, beside = picture_runs(entry, current)
         png = path.parent / f"quality_{entry.key.lower()}.png"
-        twin = twin_of(entry)
-        beside = [r for r in current if twin and r["model"] == twin.name and "error" not in r]
         if rows and plot_curves(entry, rows, png, beside):
             lines.append(f"![{entry.name} validation curve]({png.name})")
             lines.append("")

@@ -278,6 +278,10 @@ def test_the_engine_is_held_to_its_twins_seed_range_at_every_evaluation(
     assert not quality_report.inside_twin_range(engine, ours, twins)[0]
     met, text = quality_report.inside_twin_range(engine, ours, twins[:1])
     assert not met and text == "no twin range yet (engine seeds [0, 1, 2], twin [0])"
+    # The picture beside the twin draws the comparison's budget only, on both sides.
+    short = [{**r, "variant": "steps250"} for r in (ours[0], twins[0])]
+    drawn, beside = quality_report.picture_runs(engine, [*ours, *twins, *short])
+    assert drawn == ours and beside == twins
     quality_report.write_report([*ours, *twins[:2]], tmp_path / "quality.md")
     table = (tmp_path / "quality.md").read_text()
     assert (
