@@ -14,7 +14,8 @@ import numpy as np
 import pytest
 import torch
 
-TWIN = Path(__file__).resolve().parents[1] / "bench" / "reference" / "clustergan_official.py"
+REPO = Path(__file__).resolve().parents[1]
+TWIN = REPO / "bench" / "reference" / "clustergan_official.py"
 
 
 @pytest.fixture(scope="module")
@@ -127,3 +128,26 @@ def test_twin_resume_refuses_other_settings_or_a_missing_state(
     twin.main([*base, "--steps", "1", "--seed", "1"])
     with pytest.raises(SystemExit, match="other seed"):
         twin.main([*base, "--steps", "2", "--seed", "2", "--resume"])
+
+
+def test_crosscheck_scores_the_engines_own_validation_images(
+    twin: ModuleType, mnist_root: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """bench/twin_crosscheck.py scores both sides on both validation splits: its
+    "val_engine" images are the engine's own validation split of specs/clustergan.toml
+    (the same images, labels and pixel values), its "val_first" the twin's."""
+    monkeypatch.syspath_prepend(str(REPO / "bench"))
+    import twin_crosscheck
+
+    from gan.api import load_spec, resolve
+    from gan.core.data import load_data
+
+    spec = load_spec(REPO / "specs" / "clustergan.toml", [f'data.root="{mnist_root}"'])
+    model = resolve(spec)
+    images, labels = load_data(model, "val", whole=True)
+    sets = twin_crosscheck.splits(twin, mnist_root, (spec.data.val, spec.data.val_seed))
+    x, y = sets["val_engine"]
+    assert torch.equal(torch.from_numpy(y).long(), labels)
+    torch.testing.assert_close(torch.from_numpy(x), images, rtol=0, atol=1e-6)
+    assert sets["val_first"][0].shape == (5000, 1, 28, 28)
+    assert not np.array_equal(sets["val_first"][1], y)  # two different image sets

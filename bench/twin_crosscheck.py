@@ -1,0 +1,154 @@
+"""ClusterGAN's engine and its twin scored on the same images by the same code.
+
+The twin-range target compares validation curves, but the two programs hold out
+different validation images: the twin the first 5,000 training images (TF's
+``read_data_sets``, as the official code), the engine 5,000 drawn with ``data.val_seed``.
+A difference between the two sides' curves can then come from the images, not the
+programs. This script takes the final encoder of every finished run on both sides and
+scores each on the twin's validation images, on the engine's and on the test split,
+all with the twin's own scoring code (``evaluate``: k-means on [ẑ_n, softmax(ẑ_c)],
+``n_init=10``, ``random_state=0``, then purity), so each row differs only in the
+encoder. It also reports each side's own figure as recorded beside the one recomputed
+here (the two scoring codes agree when the numbers do).
+
+    python bench/twin_crosscheck.py --runs bench/runs/quality --data ../shared/data/mnist
+
+writes ``bench/results/clustergan_twin_crosscheck.json`` and prints a table.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib.util
+import json
+import statistics
+import sys
+from pathlib import Path
+from types import ModuleType
+
+import numpy as np
+import torch
+from common import RESULTS, RUNS, add_data_root, command_line
+
+STEPS = 3000  # the comparison's budget: only runs that reached it are scored
+SPLITS = ("val_first", "val_engine", "test")
+
+
+def twin_module() -> ModuleType:
+    path = Path(__file__).resolve().parent / "reference" / "clustergan_official.py"
+    spec = importlib.util.spec_from_file_location("clustergan_official", path)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def twin_encoder(twin: ModuleType, state: Path) -> torch.nn.Module | None:
+    """The twin's encoder at its last step, from its state file; None before STEPS."""
+    from safetensors import safe_open
+    from safetensors.torch import load_file
+
+    with safe_open(str(state), framework="pt") as f:
+        scalars = json.loads((f.metadata() or {}).get("state", "{}"))
+    if scalars.get("step") != STEPS:
+        return None
+    encoder = twin.Encoder()
+    tensors = load_file(str(state))
+    encoder.load_state_dict({k[2:]: v for k, v in tensors.items() if k.startswith("E.")})
+    return encoder.eval()
+
+
+def engine_encoder(run: Path) -> tuple[torch.nn.Module, tuple[int | float, int]] | None:
+    """The engine's encoder at step STEPS and its run's validation carve-out
+    (``data.val``, ``data.val_seed``); None before STEPS."""
+    from gan.training.restore import restore
+
+    file = run / "checkpoints" / f"step_{STEPS:08d}.safetensors"
+    if not file.is_file():
+        return None
+    engine, _ = restore(file)
+    data = engine.model.spec.data
+    return engine.networks["E"].eval(), (data.val, data.val_seed)
+
+
+def splits(twin: ModuleType, folder: Path, carve: tuple[int | float, int]) -> dict[str, tuple]:
+    """The three image sets, pixels in [0, 1] as both programs read them; the engine's
+    validation images picked from the training file in its order, as the engine does."""
+    from gan.core.data import validation_indices
+
+    data = twin.load_mnist(folder)
+    x = np.concatenate([data["val"][0], data["train"][0]])  # the training file, in order
+    y = np.concatenate([data["val"][1], data["train"][1]])
+    held = validation_indices(len(x), *carve)
+    if held is None:
+        sys.exit("the engine's runs held no validation split out (data.val = 0)")
+    idx = held.numpy()
+    return {"val_first": data["val"], "val_engine": (x[idx], y[idx]), "test": data["test"]}
+
+
+def recorded_figures(runs: Path, name: str) -> dict[str, float]:
+    """What the run itself wrote for step STEPS: its validation and test purity."""
+    if name.startswith("clustergan-twin"):
+        lines = [json.loads(s) for s in (runs / f"{name}.jsonl").read_text().splitlines() if s]
+        val = next(d["kmeans/purity"] for d in lines if d.get("step") == STEPS and "split" in d)
+        final = next((d for d in lines if d.get("final")), {})
+        return {"val": val, "test": final.get("test_final", {}).get("kmeans/purity")}
+    rows = [json.loads(s) for s in (runs / name / "metrics.jsonl").read_text().splitlines() if s]
+    val = next(d["eval/kmeans/purity"] for d in rows if d.get("step") == STEPS and "split" in d)
+    return {"val": val}
+
+
+def main(argv: list[str] | None = None) -> dict:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--runs", type=Path, default=RUNS / "quality", help="the quality runs")
+    add_data_root(p)
+    p.add_argument("--out", type=Path, default=RESULTS / "clustergan_twin_crosscheck.json")
+    args = p.parse_args(argv)
+    torch.set_num_threads(1)
+    twin = twin_module()
+    encoders: dict[str, torch.nn.Module] = {}
+    carves = set()
+    for run in sorted(args.runs.glob("clustergan_s*")):
+        found = engine_encoder(run) if run.is_dir() else None
+        if found is not None:
+            encoders[run.name], carve = found
+            carves.add(carve)
+    for state in sorted(args.runs.glob("clustergan-twin_s*.state.safetensors")):
+        encoder = twin_encoder(twin, state)
+        if encoder is not None:
+            encoders[state.name.split(".")[0]] = encoder
+    if len(carves) != 1:
+        sys.exit(f"want engine runs of {STEPS} steps under {args.runs}, all with one "
+                 f"validation carve-out (found {sorted(carves) or 'none'})")  # fmt: skip
+    images = splits(twin, args.data_root, carves.pop())
+    rows = []
+    for name, encoder in encoders.items():
+        side = "twin" if name.startswith("clustergan-twin") else "engine"
+        scores = {s: twin.evaluate(encoder, *images[s])["kmeans/purity"] for s in SPLITS}
+        rows.append({"run": name, "side": side, "seed": int(name.rsplit("_s", 1)[1]),
+                     "purity": scores, "recorded": recorded_figures(args.runs, name)})  # fmt: skip
+        print(f"{name:20s} " + "  ".join(f"{s} {v:.4f}" for s, v in scores.items()), flush=True)
+    medians = {
+        side: {s: statistics.median(r["purity"][s] for r in rows if r["side"] == side)
+               for s in SPLITS}
+        for side in ("engine", "twin") if any(r["side"] == side for r in rows)
+    }  # fmt: skip
+    result = {
+        "command": command_line("python bench/twin_crosscheck.py", argv),
+        "steps": STEPS,
+        "scorer": "bench/reference/clustergan_official.py evaluate (k-means purity)",
+        "splits": {
+            "val_first": "the first 5,000 training images (the twin's and TF's validation)",
+            "val_engine": "the engine's 5,000 (data.val, data.val_seed of its runs)",
+            "test": "the MNIST test split",
+        },
+        "runs": rows,
+        "median": medians,
+    }
+    args.out.write_text(json.dumps(result, indent=1) + "\n")
+    print(json.dumps(medians))
+    return result
+
+
+if __name__ == "__main__":
+    main()
