@@ -1,15 +1,16 @@
 """ClusterGAN's engine and its twin scored on the same images by the same code.
 
-The twin-range target compares validation curves, but the two programs hold out
+The twin-range target compares validation curves, but the two programs held out
 different validation images: the twin the first 5,000 training images (TF's
-``read_data_sets``, as the official code), the engine 5,000 drawn with ``data.val_seed``.
-A difference between the two sides' curves can then come from the images, not the
-programs. This script takes the final encoder of every finished run on both sides and
-scores each on the twin's validation images, on the engine's and on the test split,
-all with the twin's own scoring code (``evaluate``: k-means on [ẑ_n, softmax(ẑ_c)],
-``n_init=10``, ``random_state=0``, then purity), so each row differs only in the
-encoder. It also reports each side's own figure as recorded beside the one recomputed
-here (the two scoring codes agree when the numbers do).
+``read_data_sets``, as the official code), the engine's runs until ``data.val_pick =
+"first"`` 5,000 drawn with ``data.val_seed``. A difference between the two sides'
+curves can then come from the images, not the programs. This script takes the final
+encoder of every finished run on both sides and scores each on the twin's validation
+images, on the engine's and on the test split, all with the twin's own scoring code
+(``evaluate``: k-means on [ẑ_n, softmax(ẑ_c)], ``n_init=10``, ``random_state=0``, then
+purity), so each row differs only in the encoder. It also keeps each run's own figure
+as recorded beside the ones recomputed here (the two scoring codes agree when the
+numbers do).
 
     python bench/twin_crosscheck.py --runs bench/runs/quality --data ../shared/data/mnist
 
@@ -58,9 +59,12 @@ def twin_encoder(twin: ModuleType, state: Path) -> torch.nn.Module | None:
     return encoder.eval()
 
 
-def engine_encoder(run: Path) -> tuple[torch.nn.Module, tuple[int | float, int]] | None:
-    """The engine's encoder at step STEPS and its run's validation carve-out
-    (``data.val``, ``data.val_seed``); None before STEPS."""
+Carve = tuple[int | float, int, str]  # data.val, data.val_seed, data.val_pick
+
+
+def engine_encoder(run: Path) -> tuple[torch.nn.Module, Carve] | None:
+    """The engine's encoder at step STEPS and its run's validation carve-out; None
+    before STEPS."""
     from gan.training.restore import restore
 
     file = run / "checkpoints" / f"step_{STEPS:08d}.safetensors"
@@ -68,10 +72,10 @@ def engine_encoder(run: Path) -> tuple[torch.nn.Module, tuple[int | float, int]]
         return None
     engine, _ = restore(file)
     data = engine.model.spec.data
-    return engine.networks["E"].eval(), (data.val, data.val_seed)
+    return engine.networks["E"].eval(), (data.val, data.val_seed, data.val_pick)
 
 
-def splits(twin: ModuleType, folder: Path, carve: tuple[int | float, int]) -> dict[str, tuple]:
+def splits(twin: ModuleType, folder: Path, carve: Carve) -> dict[str, tuple]:
     """The three image sets, pixels in [0, 1] as both programs read them; the engine's
     validation images picked from the training file in its order, as the engine does."""
     from gan.core.data import validation_indices

@@ -41,7 +41,7 @@ def load_split(source: Resolved, spec: DataSpec, split: str) -> tuple[torch.Tens
     ctx = DataContext("test" if split == "test" else "train")
     images, labels = source.component.factory(source.params, ctx)
     if split != "test":
-        held_out = validation_indices(len(images), spec.val, spec.val_seed)
+        held_out = validation_indices(len(images), spec.val, spec.val_seed, spec.val_pick)
         if split == "val" and held_out is None:
             raise DataError(
                 "The validation split is empty (data.val = 0). Hold examples out of the "
@@ -65,11 +65,14 @@ def load_split(source: Resolved, spec: DataSpec, split: str) -> tuple[torch.Tens
     return images, labels
 
 
-def validation_indices(n: int, val: int | float, seed: int) -> torch.Tensor | None:
+def validation_indices(
+    n: int, val: int | float, seed: int, pick: str = "random"
+) -> torch.Tensor | None:
     """Indices of the ``val`` training examples (a count, or a fraction of ``n`` when
-    below 1) held out for validation, drawn with a generator of their own
-    (``data.val_seed``): the same split for every training seed, every resume and every
-    process. None when ``val`` is 0."""
+    below 1) held out for validation: drawn with a generator of their own
+    (``data.val_seed``), the same split for every training seed, every resume and every
+    process; or, with ``pick = "first"``, the first ``val`` in the source's order (TF's
+    MNIST reader, which official recipes were trained beside). None when ``val`` is 0."""
     written = val
     if isinstance(val, float):
         val = round(val * n)
@@ -81,6 +84,8 @@ def validation_indices(n: int, val: int | float, seed: int) -> torch.Tensor | No
             f"data.val = {written}{count} leaves no training examples (the source has "
             f"{n}). Hold out fewer, e.g. --set data.val={max(1, n // 6)}."
         )
+    if pick == "first":
+        return torch.arange(val)
     order = torch.randperm(n, generator=torch.Generator().manual_seed(seed))
     return order[:val].sort().values
 

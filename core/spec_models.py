@@ -54,7 +54,7 @@ class SamplerSpec(ComponentSpec):
     )
 
 
-CORE_DATA_KEYS = frozenset({"source", "limit", "range", "val", "val_seed", "channels"})
+CORE_DATA_KEYS = frozenset({"source", "limit", "range", "val", "val_seed", "val_pick", "channels"})
 """``[data]`` keys every data source has: the core applies them to what a source loads.
 The other keys belong to the source (declared by its params model, checked when the
 spec is resolved): the built-in sources' keys are declared below for the schema, and a
@@ -91,6 +91,12 @@ class DataSpec(BaseModel):
         ge=0,
         le=SEED_MAX,
         description="Seed of the validation carve-out (the same split for every train.seed).",
+    )
+    val_pick: Literal["random", "first"] = Field(
+        "random",
+        description="Which training examples the validation split holds: 'random' (drawn "
+        "with val_seed) or 'first' (the first ones in the source's order, as TF's MNIST "
+        "reader holds out its validation_size, which official TF recipes train beside).",
     )
 
     @field_validator("val")

@@ -134,20 +134,26 @@ def test_crosscheck_scores_the_engines_own_validation_images(
     twin: ModuleType, mnist_root: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """bench/twin_crosscheck.py scores both sides on both validation splits: its
-    "val_engine" images are the engine's own validation split of specs/clustergan.toml
-    (the same images, labels and pixel values), its "val_first" the twin's."""
+    "val_engine" images are the engine's own validation split (the same images, labels
+    and pixel values), here the random one the first recorded runs held out; with the
+    shipped spec's ``val_pick = "first"`` the two programs hold out the same images."""
     monkeypatch.syspath_prepend(str(REPO / "bench"))
     import twin_crosscheck
 
     from gan.api import load_spec, resolve
     from gan.core.data import load_data
 
-    spec = load_spec(REPO / "specs" / "clustergan.toml", [f'data.root="{mnist_root}"'])
-    model = resolve(spec)
-    images, labels = load_data(model, "val", whole=True)
-    sets = twin_crosscheck.splits(twin, mnist_root, (spec.data.val, spec.data.val_seed))
-    x, y = sets["val_engine"]
-    assert torch.equal(torch.from_numpy(y).long(), labels)
+    sets = [f'data.root="{mnist_root}"', 'data.val_pick="random"']
+    spec = load_spec(REPO / "specs" / "clustergan.toml", sets)
+    images, labels = load_data(resolve(spec), "val", whole=True)
+    data = spec.data
+    found = twin_crosscheck.splits(twin, mnist_root, (data.val, data.val_seed, data.val_pick))
+    x, y = found["val_engine"]
+    assert torch.equal(torch.tensor(y).long(), labels)
     torch.testing.assert_close(torch.from_numpy(x), images, rtol=0, atol=1e-6)
-    assert sets["val_first"][0].shape == (5000, 1, 28, 28)
-    assert not np.array_equal(sets["val_first"][1], y)  # two different image sets
+    first_x, first_y = found["val_first"]
+    assert first_x.shape == (5000, 1, 28, 28) and not np.array_equal(first_y, y)
+    shipped = load_spec(REPO / "specs" / "clustergan.toml", sets[:1])
+    images, labels = load_data(resolve(shipped), "val", whole=True)
+    assert torch.equal(torch.tensor(first_y).long(), labels)
+    torch.testing.assert_close(torch.from_numpy(first_x), images, rtol=0, atol=1e-6)

@@ -336,6 +336,7 @@ FEATURE_KEYS = {
     ("train", "seed"): odd_numbers,
     ("data", "val"): odd_numbers,
     ("data", "val_seed"): odd_numbers,
+    ("data", "val_pick"): st.one_of(st.sampled_from(["random", "first", "last"]), values),
     ("train", "vectorize"): st.one_of(st.sampled_from(["auto", True, False]), values),
     ("train", "cuda_graph"): st.one_of(st.sampled_from(["auto", True, False]), values),
 }

@@ -65,6 +65,7 @@ def test_official_spec_values() -> None:
     """The values that differ from PyTorch's defaults, as the official files set them."""
     spec = load_spec("clustergan")
     assert tuple(spec.data.range) == (0.0, 1.0) and round(spec.data.val * 60_000) == 5000
+    assert spec.data.val_pick == "first"  # read_data_sets' validation: the first 5,000
     g = spec.networks["G"]
     assert (g.output, g.batchnorm_affine, g.batchnorm_eps) == ("sigmoid", "shift", 1e-3)
     assert g.reshape_batchnorm == "channels" and g.batchnorm_momentum == pytest.approx(1e-3)
@@ -76,6 +77,7 @@ def test_official_spec_values() -> None:
     assert tuple(fast.data.range) == (-1.0, 1.0) and fast.networks["G"].output == "tanh"
     assert fast.networks["G"].batchnorm_affine is True
     assert fast.losses["gp"].epsilon == "per_example" and fast.eval.batchnorm == "running"
+    assert fast.data.val_pick == "random"
 
 
 def test_official_networks_have_the_official_layers() -> None:

@@ -114,6 +114,8 @@ def test_validation_split_is_disjoint_seeded_and_shared_by_training_seeds() -> N
     assert not torch.equal(held, validation_indices(1000, 100, seed=1))
     assert len(validation_indices(600, 1 / 6, seed=0)) == 100  # a fraction
     assert validation_indices(1000, 0, seed=0) is None
+    # "first": the first ones in the source's order (TF's reader), whatever the seed
+    assert torch.equal(validation_indices(1000, 100, seed=3, pick="first"), torch.arange(100))
 
     def split(name: str, *extra: str):
         model = resolve(load_spec("bigan", ["data.source=digits", "data.val=300", *extra]))
@@ -124,6 +126,10 @@ def test_validation_split_is_disjoint_seeded_and_shared_by_training_seeds() -> N
     assert len(train_x) + len(val_x) == 1437  # the digits source's training split
     # the split does not move with the training seed
     assert torch.equal(split("val", "train.seed=7")[0], val_x)
+    first_x, _ = split("val", 'data.val_pick="first"')
+    whole, _ = split("train", "data.val=0")
+    assert torch.equal(first_x, whole[:300]) and not torch.equal(first_x, val_x)
+    assert torch.equal(split("train", 'data.val_pick="first"')[0], whole[300:])
 
 
 def test_training_batches_never_contain_validation_examples() -> None:
