@@ -12,6 +12,7 @@ import torch.nn.functional as F
 from helpers import assert_short_run_writes_checkpoint
 from typer.testing import CliRunner
 
+from gan.api import load_spec
 from gan.cli import app
 from gan.testing import assert_changed, assert_same_parameters, record_step, tiny_engine
 
@@ -40,6 +41,13 @@ def test_plan_matches_official_code() -> None:
     assert {a.call.key for a in plan[1].actions if a.compute} >= {"x_fake"}
     assert [g["lr"] for g in engine.optimizers["discriminator"].param_groups] == [2e-4]
     assert [g["lr"] for g in engine.optimizers["generator"].param_groups] == [1e-3]
+
+
+def test_official_data_split() -> None:
+    """infogan/misc/datasets.py trains on read_data_sets' 55,000: the first 5,000
+    training images are its validation split, and pixels are on [0, 1]."""
+    data = load_spec("infogan").data
+    assert (data.val_pick, round(data.val * 60_000), tuple(data.range)) == ("first", 5000, (0, 1))
 
 
 def test_discriminator_returns_logits_and_codes() -> None:
