@@ -97,6 +97,15 @@ def test_inspect_names_networks_and_phases():
     assert all(n["parameters"] > 0 for n in info["networks"].values())
     assert info["networks"]["D"]["calls"][0]["output"] == [2, 1]
     assert [p["phase"] for p in info["plan"]] == ["discriminator", "generator"]
+    # which images [eval] selects on: bigan draws its 16.67% at random, clustergan
+    # takes the first ones as TF's reader does
+    assert "validation: 16.67% of the training split, drawn with data.val_seed = 0" in (
+        result.output
+    )
+    official = runner.invoke(app, ["inspect", "clustergan"]).output
+    assert "validation: 8.33% of the training split, the first in the source's order" in official
+    none = runner.invoke(app, ["inspect", "bigan", "--set", "data.val=0"]).output
+    assert "validation: none held out (data.val = 0)" in none
 
 
 def test_version_and_help():

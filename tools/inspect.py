@@ -116,6 +116,9 @@ def describe(model: ResolvedSpec) -> dict[str, Any]:
             "image_shape": list(model.context.image_shape),
             "classes": model.context.num_classes,
             "batch_size": spec.train.batch_size,
+            "val": spec.data.val,
+            "val_pick": spec.data.val_pick,
+            "val_seed": spec.data.val_seed,
         },
         "samplers": {
             n: {
@@ -132,6 +135,19 @@ def describe(model: ResolvedSpec) -> dict[str, Any]:
     }
 
 
+def validation_text(d: dict[str, Any]) -> str:
+    """Which training examples ``[eval]`` selects on: the split that official recipes
+    take from TF's reader (the first ones) reads differently from a seeded draw."""
+    val = d["val"]
+    if not val:
+        return "none held out (data.val = 0): [eval] reads the split it names"
+    share = f"{val:.2%} of the training split"
+    held = f"{val:,} training examples" if isinstance(val, int) else share
+    if d["val_pick"] == "first":
+        return f"{held}, the first in the source's order (data.val_pick)"
+    return f"{held}, drawn with data.val_seed = {d['val_seed']}"
+
+
 def render(info: dict[str, Any]) -> str:
     """Human-readable text for :func:`describe`'s result."""
     out = [f"{info['name']} — {info['description']}".rstrip(" —"), ""]
@@ -140,6 +156,7 @@ def render(info: dict[str, Any]) -> str:
         f"data: {d['source']}, images {tuple(d['image_shape'])}, {d['classes']} classes, "
         f"batch {d['batch_size']}"
     )
+    out.append(f"validation: {validation_text(d)}")
     out.append("")
     out.append("networks:")
     for name, n in info["networks"].items():
