@@ -15,10 +15,12 @@ any machine, and a command in a record can be rerun from the repository root.
 from __future__ import annotations
 
 import argparse
+import importlib.util
 import os
 import re
 import sys
 from pathlib import Path
+from types import ModuleType
 
 REPO = Path(__file__).resolve().parent.parent
 RESULTS = REPO / "bench" / "results"
@@ -26,6 +28,8 @@ RUNS = REPO / "bench" / "runs"
 # The one default of the data root: the MNIST IDX files in a `shared` folder beside the
 # repository (the layout CI and the tests use); every script takes --data-root.
 DATA_ROOT = REPO.parent / "shared" / "data" / "mnist"
+# The twin: ClusterGAN's official loop in plain PyTorch, a script beside the engine.
+TWIN = REPO / "bench" / "reference" / "clustergan_official.py"
 # The five shipped models of the speed benchmarks (specs/<name>.toml).
 MODELS = ("bigan", "clustergan", "infogan", "aae", "cgan")
 
@@ -94,3 +98,13 @@ def relative_record(value: object) -> object:
     if isinstance(value, list):
         return [relative_record(v) for v in value]
     return value
+
+
+def load_twin() -> ModuleType:
+    """The twin (:data:`TWIN`) as a module: a script outside every package, loaded from
+    its file so that its networks, steps and scoring can be called directly."""
+    spec = importlib.util.spec_from_file_location("clustergan_official", TWIN)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module

@@ -154,7 +154,7 @@ def chance_median_inside(ours: int, theirs: int) -> float:
     of ``ours`` seeds lies inside the range of ``theirs`` seeds when both sides are the
     same program. Every interleaving of the two sides' ranks is then equally likely, so
     the chance is a count over them (``ours`` odd, so the median is one of its seeds).
-    Three a side give 0.6: equal programs miss one step in five on average."""
+    Three a side give 0.6: equal programs miss two evaluations in five on average."""
     if ours % 2 == 0 or theirs < 2:
         raise ValueError("needs an odd number of our seeds and two twin seeds or more")
     total = ours + theirs

@@ -20,7 +20,6 @@ writes ``bench/results/clustergan_twin_crosscheck.json`` and prints a table.
 from __future__ import annotations
 
 import argparse
-import importlib.util
 import json
 import statistics
 import sys
@@ -29,19 +28,10 @@ from types import ModuleType
 
 import numpy as np
 import torch
-from common import RESULTS, RUNS, add_data_root, command_line
+from common import RESULTS, RUNS, add_data_root, command_line, load_twin
 
 STEPS = 3000  # the comparison's budget: only runs that reached it are scored
 SPLITS = ("val_first", "val_engine", "test")
-
-
-def twin_module() -> ModuleType:
-    path = Path(__file__).resolve().parent / "reference" / "clustergan_official.py"
-    spec = importlib.util.spec_from_file_location("clustergan_official", path)
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
 
 
 def twin_encoder(twin: ModuleType, state: Path) -> torch.nn.Module | None:
@@ -109,7 +99,7 @@ def main(argv: list[str] | None = None) -> dict:
     p.add_argument("--out", type=Path, default=RESULTS / "clustergan_twin_crosscheck.json")
     args = p.parse_args(argv)
     torch.set_num_threads(1)
-    twin = twin_module()
+    twin = load_twin()
     encoders: dict[str, torch.nn.Module] = {}
     carves = set()
     for run in sorted(args.runs.glob("clustergan_s*")):

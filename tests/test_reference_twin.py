@@ -5,7 +5,6 @@ shapes, and a short run that writes its validation curve and a selected test fig
 from __future__ import annotations
 
 import ast
-import importlib.util
 import json
 from pathlib import Path
 from types import ModuleType
@@ -13,6 +12,7 @@ from types import ModuleType
 import numpy as np
 import pytest
 import torch
+from common import load_twin
 
 REPO = Path(__file__).resolve().parents[1]
 TWIN = REPO / "bench" / "reference" / "clustergan_official.py"
@@ -20,11 +20,7 @@ TWIN = REPO / "bench" / "reference" / "clustergan_official.py"
 
 @pytest.fixture(scope="module")
 def twin() -> ModuleType:
-    spec = importlib.util.spec_from_file_location("clustergan_official", TWIN)
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_twin()
 
 
 def test_twin_imports_nothing_of_the_engine() -> None:

@@ -5,16 +5,15 @@ loop (bench/reference/clustergan_official.py) loaded with the built networks' we
 
 from __future__ import annotations
 
-import importlib.util
 import itertools
 import json
 import math
 from pathlib import Path
-from types import ModuleType
 
 import pytest
 import torch
 import torch.nn.functional as F
+from common import load_twin
 from helpers import assert_short_run_writes_checkpoint
 from typer.testing import CliRunner
 
@@ -157,15 +156,6 @@ def test_fast_recipe_one_step_equals_hand_written_pytorch() -> None:
     assert math.isclose(rec.losses["generator/g_adv"], g_adv.item(), rel_tol=1e-4, abs_tol=1e-6)
 
 
-def _twin() -> ModuleType:
-    path = Path(__file__).resolve().parents[2] / "bench" / "reference" / "clustergan_official.py"
-    spec = importlib.util.spec_from_file_location("clustergan_official", path)
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
 def _layout(net: torch.nn.Module) -> list[list[torch.nn.Parameter]]:
     """Parameters in registration order, grouped as the twin holds them: our encoder's two
     heads (ẑ_n, ẑ_c) are the row blocks of the official encoder's one FC of 30 + 10."""
@@ -199,7 +189,7 @@ def test_official_one_step_equals_the_twins_step() -> None:
     critic steps each on a new batch with ONE ε per batch, then a G+E step on fresh
     latents; the networks' forward passes (shift-only BatchNorm per channel, sigmoid) are
     the twin's own code, so architecture and loop are checked together."""
-    twin_module = _twin()
+    twin_module = load_twin()
     engine = tiny_engine("clustergan", batch_size=8)
     state = engine.sampler_generator.get_state()
     rec = record_step(engine)
