@@ -15,6 +15,14 @@ numbers do).
     python bench/twin_crosscheck.py --runs bench/runs/quality --data ../shared/data/mnist
 
 writes ``bench/results/clustergan_twin_crosscheck.json`` and prints a table.
+
+Run folders are not committed, so a later checkout may hold only some of the runs.
+``--merge`` keeps the rows of the existing results file for runs not found under
+``--runs`` (named in ``"kept"``) and scores the rest; the engine's carve-out then comes
+from that file's ``"engine_carve"`` (or ``--engine-carve VAL SEED PICK`` where an older
+file lacks it), so a run scored later reads the same images as the rows kept:
+
+    python bench/twin_crosscheck.py --merge --engine-carve 0.08333 0 random
 """
 
 from __future__ import annotations
@@ -92,11 +100,43 @@ def recorded_figures(runs: Path, name: str) -> dict[str, float]:
     return {"val": val}
 
 
+def parse_carve(given: list[str] | None) -> Carve | None:
+    """``--engine-carve VAL SEED PICK`` as the engine's (data.val, data.val_seed,
+    data.val_pick): VAL a count, or a fraction when it has a point."""
+    if not given:
+        return None
+    val, seed, pick = given
+    return (float(val) if "." in val else int(val)), int(seed), pick
+
+
+def kept_rows(out: Path, found: set[str]) -> tuple[list[dict], Carve | None]:
+    """The rows of an earlier results file for runs not found now, and the engine
+    carve-out it recorded (None where it recorded none)."""
+    if not out.is_file():
+        return [], None
+    earlier = json.loads(out.read_text())
+    carve = earlier.get("engine_carve")
+    rows = [r for r in earlier["runs"] if r["run"] not in found]
+    return rows, (tuple(carve) if carve else None)  # type: ignore[return-value]
+
+
 def main(argv: list[str] | None = None) -> dict:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--runs", type=Path, default=RUNS / "quality", help="the quality runs")
     add_data_root(p)
     p.add_argument("--out", type=Path, default=RESULTS / "clustergan_twin_crosscheck.json")
+    p.add_argument(
+        "--merge",
+        action="store_true",
+        help="keep the rows of the existing --out file for runs not found under --runs",
+    )
+    p.add_argument(
+        "--engine-carve",
+        nargs=3,
+        metavar=("VAL", "SEED", "PICK"),
+        help="the engine runs' data.val, data.val_seed, data.val_pick, where no engine "
+        "run is found and the --out file does not record them",
+    )
     args = p.parse_args(argv)
     torch.set_num_threads(1)
     twin = load_twin()
@@ -111,11 +151,15 @@ def main(argv: list[str] | None = None) -> dict:
         encoder = twin_encoder(twin, state)
         if encoder is not None:
             encoders[state.name.split(".")[0]] = encoder
+    kept, kept_carve = kept_rows(args.out, set(encoders)) if args.merge else ([], None)
+    carves |= {c for c in (kept_carve, parse_carve(args.engine_carve)) if c is not None}
     if len(carves) != 1:
         sys.exit(f"want engine runs of {STEPS} steps under {args.runs}, all with one "
-                 f"validation carve-out (found {sorted(carves) or 'none'})")  # fmt: skip
-    images = splits(twin, args.data_root, carves.pop())
-    rows = []
+                 f"validation carve-out (found {sorted(carves) or 'none'}); with --merge, "
+                 "--engine-carve VAL SEED PICK names it")  # fmt: skip
+    engine_carve = carves.pop()
+    images = splits(twin, args.data_root, engine_carve)
+    rows = list(kept)
     for name, encoder in encoders.items():
         side = "twin" if name.startswith("clustergan-twin") else "engine"
         scores = {s: twin.evaluate(encoder, *images[s])["kmeans/purity"] for s in SPLITS}
@@ -136,7 +180,9 @@ def main(argv: list[str] | None = None) -> dict:
             "val_engine": "the engine's 5,000 (data.val, data.val_seed of its runs)",
             "test": "the MNIST test split",
         },
-        "runs": rows,
+        "engine_carve": list(engine_carve),
+        "runs": sorted(rows, key=lambda r: (r["side"], r["seed"])),
+        "kept": [r["run"] for r in kept],
         "median": medians,
     }
     args.out.write_text(json.dumps(result, indent=1) + "\n")

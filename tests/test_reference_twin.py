@@ -153,3 +153,50 @@ def test_crosscheck_scores_the_engines_own_validation_images(
     images, labels = load_data(resolve(shipped), "val", whole=True)
     assert torch.equal(torch.tensor(first_y).long(), labels)
     torch.testing.assert_close(torch.from_numpy(first_x), images, rtol=0, atol=1e-6)
+
+
+def test_crosscheck_merge_scores_new_runs_on_the_kept_rows_images(
+    twin: ModuleType, mnist_root: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Run folders are not committed: ``--merge`` keeps an earlier file's rows for runs
+    not on disk, scores the runs that are, and reads the engine's carve-out from the
+    file (or ``--engine-carve``), refusing to guess it."""
+    from safetensors.torch import save_file
+
+    monkeypatch.syspath_prepend(str(REPO / "bench"))
+    import twin_crosscheck
+
+    # a scorer that names the images it was given: their count and first label
+    monkeypatch.setattr(twin, "evaluate", lambda _e, x, y: {"kmeans/purity": len(x) + y[0] / 10})
+    monkeypatch.setattr(twin_crosscheck, "load_twin", lambda: twin)
+    runs = tmp_path / "runs"
+    runs.mkdir()
+    tensors = {f"E.{k}": v.contiguous() for k, v in twin.Encoder().state_dict().items()}
+    state = {"state": json.dumps({"step": twin_crosscheck.STEPS})}
+    save_file(tensors, str(runs / "clustergan-twin_s2.state.safetensors"), metadata=state)
+    lines = [{"step": twin_crosscheck.STEPS, "split": "val", "kmeans/purity": 0.47},
+             {"final": True, "test_final": {"kmeans/purity": 0.46}}]  # fmt: skip
+    (runs / "clustergan-twin_s2.jsonl").write_text("".join(json.dumps(d) + "\n" for d in lines))
+    earlier = {"runs": [
+        {"run": f"clustergan_s{s}", "side": "engine", "seed": s,
+         "purity": dict.fromkeys(twin_crosscheck.SPLITS, 0.5), "recorded": {"val": 0.5}}
+        for s in (0, 1)
+    ]}  # fmt: skip
+    out = tmp_path / "crosscheck.json"
+    out.write_text(json.dumps(earlier))
+    base = ["--runs", str(runs), "--data", str(mnist_root), "--out", str(out), "--merge"]
+    with pytest.raises(SystemExit, match="--engine-carve"):
+        twin_crosscheck.main(base)
+    assert json.loads(out.read_text()) == earlier  # nothing written on refusal
+    result = twin_crosscheck.main([*base, "--engine-carve", "0.08333", "0", "random"])
+    assert [r["run"] for r in result["runs"]] == [
+        "clustergan_s0", "clustergan_s1", "clustergan-twin_s2"
+    ]  # fmt: skip
+    assert result["kept"] == ["clustergan_s0", "clustergan_s1"]
+    assert result["engine_carve"] == [0.08333, 0, "random"]
+    new = result["runs"][2]
+    assert new["recorded"] == {"val": 0.47, "test": 0.46}
+    assert int(new["purity"]["val_first"]) == 5000 and int(new["purity"]["test"]) == 10000
+    assert new["purity"]["val_engine"] != new["purity"]["val_first"]  # other images
+    # a second merge reads the carve-out from the file it wrote: the same figures
+    assert twin_crosscheck.main(base)["runs"] == result["runs"]
