@@ -236,6 +236,7 @@ def run_seed(entry: Entry, seed: int, args) -> dict:
         record["minutes"] = round((train_lines[-1]["time"] - started) / 60, 1)
         record["timing"] = "run folder timestamps (trained outside this script)"
     record["steps"] = run.last_step  # the last log line's, or the final evaluation's
+    record["execution"] = run.execution  # precision, compile, graphs as the trainer chose
     # [eval.health]: the flags of the run's last evaluation, and when each first rose
     health = health_flags(out)
     record["flags"] = health.get("flags", {})

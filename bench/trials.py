@@ -76,6 +76,7 @@ def run_trial(args: argparse.Namespace, trial: str, overrides: list[str]) -> dic
     value, step = best_of(run.evals, args.metric)
     record.update(
         steps=run.last_step,
+        execution=run.execution,
         metric=args.metric,
         best_val=value,
         best_step=step,

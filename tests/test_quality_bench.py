@@ -41,6 +41,7 @@ def test_quality_bench_records_a_validation_selected_test_figure(tmp_path: Path)
     assert new["selected_step"] in (10, 20)
     assert [c["step"] for c in new["curve"]] == [10, 20]
     assert 0.0 <= new["value"] <= 1.0 and "load_start" in new and new["minutes"] >= 0
+    assert new["execution"]["precision"] == "fp32"  # what the figure was computed in
     # validation during training, the test split only in the final evaluation
     log = (runs / "cgan-conv_s0" / "metrics.jsonl").read_text()
     lines = [json.loads(x) for x in log.splitlines()]
@@ -225,6 +226,20 @@ def test_a_runs_end_step_is_its_last_sessions_not_its_last_log_line(tmp_path: Pa
     assert read_run(tmp_path).end_step == 256
     (tmp_path / "run.json").write_text(json.dumps({"sessions": [{"status": "running"}]}))
     assert read_run(tmp_path).end_step == 250
+
+
+def test_a_runs_execution_is_its_last_sessions_choice(tmp_path: Path) -> None:
+    """The precision (and compile, graphs) a record carries are the latest session's,
+    as the trainer chose them: a resumed run on a bf16 CPU says bf16, whatever the
+    first session ran in; a run.json without them says nothing."""
+    from gan.training.runinfo import read_run
+
+    (tmp_path / "metrics.jsonl").write_text('{"step": 250, "time": 1.0}\n')
+    assert read_run(tmp_path).execution == {}
+    chosen = {"precision": {"value": "bf16", "reason": "auto: AMX"}, "compile": "eager"}
+    sessions = [{"execution": {"precision": {"value": "fp32"}}}, {"execution": chosen}]
+    (tmp_path / "run.json").write_text(json.dumps({"sessions": sessions}))
+    assert read_run(tmp_path).execution == {"precision": "bf16", "compile": "eager"}
 
 
 def test_the_engine_is_held_to_its_twins_seed_range_at_every_evaluation(

@@ -62,13 +62,26 @@ class Run:
         return max(steps, default=0)
 
     @property
+    def _last_session(self) -> dict[str, Any]:
+        sessions = self.info.get("sessions") or [{}]
+        return sessions[-1] if isinstance(sessions[-1], dict) else {}
+
+    @property
+    def execution(self) -> dict[str, Any]:
+        """How the latest session ran (precision, compile, CUDA graphs: the values the
+        trainer chose, e.g. bf16 from ``precision = "auto"`` on a CPU with bf16
+        hardware), so that a record says what its figure was computed in."""
+        chosen = self._last_session.get("execution")
+        if not isinstance(chosen, dict):
+            return {}
+        return {k: v.get("value") if isinstance(v, dict) else v for k, v in chosen.items()}
+
+    @property
     def end_step(self) -> int:
         """The step the latest session ended on (and checkpointed, when stopped), from
         run.json; the last logged step where run.json does not say. They differ when a
         run stops between two log lines."""
-        sessions = self.info.get("sessions") or [{}]
-        last = sessions[-1] if isinstance(sessions[-1], dict) else {}
-        end = last.get("end_step")
+        end = self._last_session.get("end_step")
         return end if isinstance(end, int) and not isinstance(end, bool) else self.last_step
 
     @property
@@ -79,8 +92,7 @@ class Run:
     def status(self) -> str:
         """``finished``, ``in progress``, ``stopped (…)`` — from run.json where the trainer
         wrote one, else guessed from the planned and the logged steps."""
-        sessions = self.info.get("sessions") or [{}]
-        last = sessions[-1] if isinstance(sessions[-1], dict) else {}
+        last = self._last_session
         if last.get("status") == "running":  # or killed without a chance to say so
             return "in progress (or killed)"
         if last.get("status"):
