@@ -13,7 +13,7 @@ from gan.core.build import build_engine
 from gan.core.errors import SpecError
 from gan.core.resolve import resolve
 from gan.core.schema import spec_schema
-from gan.core.spec import find_spec_file, load_spec, read_spec_data
+from gan.core.spec import find_spec_file, load_spec, read_spec_data, spec_from_dict
 from gan.testing import record_step
 from gan.tools.inspect import describe, render
 
@@ -30,12 +30,19 @@ SMALL = [
 ]
 
 
-def _engine(*extra: str):
-    return build_engine(resolve(load_spec("cgan_conv", [*SMALL, *extra])), torch.device("cpu"))
+def _engine(*extra: str, follows: bool = True):
+    """The conv CGAN (whose spec follows the labels, as CGAN.py) small; with ``follows``
+    false, its sampler c draws in training too."""
+    spec = load_spec("cgan_conv", [*SMALL, *extra])
+    if not follows:
+        data = spec.canonical()
+        del data["samplers"]["c"]["follows"]
+        spec = spec_from_dict(data)
+    return build_engine(resolve(spec), torch.device("cpu"))
 
 
 def test_a_following_sampler_takes_the_batch_labels_in_training_steps_only():
-    engine = _engine("samplers.c.follows=y")
+    engine = _engine()
     (drawn,) = record_step(engine).sources
     assert torch.equal(drawn["c"], drawn["y"])
     batch = {"x": drawn["x"], "y": drawn["y"]}
@@ -47,8 +54,8 @@ def test_a_following_sampler_takes_the_batch_labels_in_training_steps_only():
 
 def test_the_other_latents_are_the_draws_they_would_be_without_it():
     later = ["samplers.w.type=normal", "samplers.w.dim=3"]  # a sampler drawn after c
-    (following,) = record_step(_engine("samplers.c.follows=y", *later)).sources
-    (drawing,) = record_step(_engine(*later)).sources
+    (following,) = record_step(_engine(*later)).sources
+    (drawing,) = record_step(_engine(*later, follows=False)).sources
     assert torch.equal(following["x"], drawing["x"])
     assert torch.equal(following["z"], drawing["z"])
     assert torch.equal(following["w"], drawing["w"])  # c still drew its own values
@@ -69,7 +76,7 @@ def test_follows_names_a_data_node_and_is_offered_when_misspelt():
 
 
 def test_inspect_says_which_sampler_follows_the_batch():
-    model = resolve(load_spec("cgan_conv", [*SMALL, "samplers.c.follows=y"]))
+    model = resolve(load_spec("cgan_conv", SMALL))  # the shipped spec follows the labels
     info = describe(model)
     assert info["samplers"]["c"]["follows"] == "y"
     assert "follows" not in info["samplers"]["z"]

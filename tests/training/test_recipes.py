@@ -152,6 +152,7 @@ def test_conv_cgan_step_equals_hand_written_pytorch() -> None:
     G, D = rec.initial["G"], rec.initial["D"]
     src = rec.sources[0]
     x, y, z, c = src["x"], src["y"], src["z"], src["c"]
+    assert torch.equal(c, y)  # CGAN.py: the fakes ask for the real batch's labels
     opt_d = torch.optim.Adam(D.parameters(), lr=2e-4, betas=(0.5, 0.999))
     opt_g = torch.optim.Adam(G.parameters(), lr=1e-3, betas=(0.5, 0.999))
     torch.set_rng_state(rec.rng_state)

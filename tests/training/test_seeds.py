@@ -217,7 +217,6 @@ NARROW = {
         "networks.G.channels=[8, 4]",
         "networks.D.channels=[4, 8]",
         "networks.D.fc=[16]",
-        "samplers.c.follows=y",  # hwalsuklee CGAN.py: the fakes ask for the batch's labels
     ],
 }
 
@@ -230,7 +229,8 @@ NARROW = {
         "bigan",
         # the generator phase draws fresh latents for the same data batch (fresh = latents)
         "infogan",
-        # a sampler that follows each seed's own batch labels in training
+        # a sampler that follows each seed's own batch labels in training (the spec's
+        # samplers.c.follows = "y", as hwalsuklee CGAN.py)
         "cgan_conv",
     ],
 )
