@@ -12,10 +12,9 @@ from types import ModuleType
 import numpy as np
 import pytest
 import torch
-from common import load_twin
+from common import TWIN, load_twin
 
 REPO = Path(__file__).resolve().parents[1]
-TWIN = REPO / "bench" / "reference" / "clustergan_official.py"
 
 
 @pytest.fixture(scope="module")

@@ -194,37 +194,55 @@ def _load_into(target: torch.nn.Module, source: torch.nn.Module, flip_last: bool
                 p.copy_(part)
 
 
+PLAYERS = (("G", False), ("D", True), ("E", False))  # D's last layer flips sign
+
+
+def _twin_from(initial: torch.nn.ModuleDict):
+    """The twin (batch 8) holding ``initial``'s weights in its own layout."""
+    twin = load_twin().Twin(0, batch=8)
+    for name, flip in PLAYERS:
+        _load_into(getattr(twin, name), initial[name], flip)
+    return twin
+
+
+def _replay_on_twin(twin, state: torch.Tensor, draws: list[dict], steps: int) -> None:
+    """``steps`` generator iterations of the twin on the engine's recorded draws: five
+    critic steps, each on a new batch with ONE ε per batch, then a G+E step on fresh
+    latents. z and ε come from the engine's sampler stream (``state``) in the engine's
+    order, and every z is checked against what the engine drew."""
+    assert len(draws) == steps * (N_CRITIC + 1)  # the generator draws its own latents
+    gen = torch.Generator().set_state(state)
+    recorded = iter(draws)
+
+    def latents(drawn: dict) -> tuple[torch.Tensor, torch.Tensor]:
+        zn = torch.randn(8, 30, generator=gen) * 0.10
+        zc_idx = torch.randint(0, 10, (8,), generator=gen)
+        torch.testing.assert_close(zn, drawn["zn"])
+        assert torch.equal(zc_idx, drawn["zc_idx"])
+        return torch.cat([zn, F.one_hot(zc_idx, 10).float()], dim=1), zc_idx
+
+    for _ in range(steps):
+        for _ in range(N_CRITIC):
+            drawn = next(recorded)
+            z, _ = latents(drawn)
+            eps = torch.rand(1, generator=gen)  # one ε for the whole batch
+            twin.critic_step(drawn["x"], z, eps=eps.squeeze())
+        twin.generator_step(*latents(next(recorded)))
+
+
 def test_official_one_step_equals_the_twins_step() -> None:
     """One engine step of specs/clustergan.toml = one generator iteration of the plain-
     PyTorch transcription of the official loop, from the same weights and draws: five
     critic steps each on a new batch with ONE ε per batch, then a G+E step on fresh
     latents; the networks' forward passes (shift-only BatchNorm per channel, sigmoid) are
     the twin's own code, so architecture and loop are checked together."""
-    twin_module = load_twin()
     engine = tiny_engine("clustergan", batch_size=8)
     state = engine.sampler_generator.get_state()
     rec = record_step(engine)
-    twin = twin_module.Twin(0, batch=8)
-    for name, flip in (("G", False), ("D", True), ("E", False)):
-        _load_into(getattr(twin, name), rec.initial[name], flip)
-    assert len(rec.sources) == N_CRITIC + 1  # the generator draws its own latents
+    twin = _twin_from(rec.initial)
+    _replay_on_twin(twin, state, rec.sources, steps=1)
 
-    gen = torch.Generator().set_state(state)
-    for k in range(N_CRITIC):
-        zn = torch.randn(8, 30, generator=gen) * 0.10
-        zc_idx = torch.randint(0, 10, (8,), generator=gen)
-        eps = torch.rand(1, generator=gen)  # one ε for the whole batch
-        torch.testing.assert_close(zn, rec.sources[k]["zn"])
-        assert torch.equal(zc_idx, rec.sources[k]["zc_idx"])
-        z = torch.cat([zn, F.one_hot(zc_idx, 10).float()], dim=1)
-        twin.critic_step(rec.sources[k]["x"], z, eps=eps.squeeze())
-    zn = torch.randn(8, 30, generator=gen) * 0.10
-    zc_idx = torch.randint(0, 10, (8,), generator=gen)
-    torch.testing.assert_close(zn, rec.sources[N_CRITIC]["zn"])
-    assert torch.equal(zc_idx, rec.sources[N_CRITIC]["zc_idx"])
-    twin.generator_step(torch.cat([zn, F.one_hot(zc_idx, 10).float()], dim=1), zc_idx)
-
-    for name, flip in (("G", False), ("D", True), ("E", False)):
+    for name, flip in PLAYERS:
         net = rec.initial[name]
         _load_into(net, getattr(twin, name), flip)  # the twin's weights, back in our layout
         inert = _biases_before_batchnorm(net)
@@ -291,35 +309,15 @@ def test_official_trained_steps_equal_the_twins_steps_across_evaluations(
     assert recorder.initial is not None and recorder.state is not None
     final = restore(tmp_path / "run" / "checkpoints" / f"step_{steps:08d}.safetensors")[0].networks
 
-    twin = load_twin().Twin(0, batch=8)
     start = copy.deepcopy(recorder.initial)
-    for name, flip in (("G", False), ("D", True), ("E", False)):
-        _load_into(getattr(twin, name), recorder.initial[name], flip)
+    twin = _twin_from(recorder.initial)
     # the sample grids (120 images) and the last step's samples draw through the same
     # hook, from streams of their own (the replay below draws ε and z from the training
     # stream alone and still meets every step's draws); training's are batch-sized
     trained = [d for d in recorder.sources if len(d["x"]) == 8]
-    assert len(trained) == steps * (N_CRITIC + 1)
-    gen = torch.Generator().set_state(recorder.state)
-    draws = iter(trained)
-    for _ in range(steps):
-        for _ in range(N_CRITIC):
-            drawn = next(draws)
-            zn = torch.randn(8, 30, generator=gen) * 0.10
-            zc_idx = torch.randint(0, 10, (8,), generator=gen)
-            eps = torch.rand(1, generator=gen)
-            torch.testing.assert_close(zn, drawn["zn"])
-            assert torch.equal(zc_idx, drawn["zc_idx"])
-            z = torch.cat([zn, F.one_hot(zc_idx, 10).float()], dim=1)
-            twin.critic_step(drawn["x"], z, eps=eps.squeeze())
-        drawn = next(draws)
-        zn = torch.randn(8, 30, generator=gen) * 0.10
-        zc_idx = torch.randint(0, 10, (8,), generator=gen)
-        torch.testing.assert_close(zn, drawn["zn"])
-        assert torch.equal(zc_idx, drawn["zc_idx"])
-        twin.generator_step(torch.cat([zn, F.one_hot(zc_idx, 10).float()], dim=1), zc_idx)
+    _replay_on_twin(twin, recorder.state, trained, steps)
 
-    for name, flip in (("G", False), ("D", True), ("E", False)):
+    for name, flip in PLAYERS:
         net = recorder.initial[name]
         _load_into(net, getattr(twin, name), flip)
         inert = _biases_before_batchnorm(net)
